@@ -1,0 +1,254 @@
+"""Validation of sensitive features, shared by models, metrics and attacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SensitiveAttribute", "check_sensitive_features", "is_fair_representation"]
+
+#: A float column with more distinct values than this is treated as continuous
+#: when the kind is inferred.
+MAX_CATEGORIES_AUTO = 10
+
+
+@dataclass(frozen=True)
+class SensitiveAttribute:
+    """Description of one validated sensitive attribute.
+
+    Parameters
+    ----------
+    name : str
+        Column name (``"s0"``, ``"s1"``, ... for unnamed input).
+    kind : {"categorical", "continuous"}
+        How the attribute is modelled.
+    classes : ndarray or None
+        Sorted group labels of a categorical attribute, ``None`` for a
+        continuous one. Encoded values index into this array.
+
+    Examples
+    --------
+    >>> from skfrl.utils import check_sensitive_features
+    >>> _, attrs = check_sensitive_features(["a", "b", "a"])
+    >>> attrs[0].kind, list(attrs[0].classes)
+    ('categorical', ['a', 'b'])
+    """
+
+    name: str
+    kind: Literal["categorical", "continuous"]
+    classes: np.ndarray | None = None
+
+    @property
+    def n_classes(self) -> int:
+        """Number of groups (0 for a continuous attribute)."""
+        return 0 if self.classes is None else len(self.classes)
+
+
+def _as_frame(sensitive_features, input_name: str) -> pd.DataFrame:
+    if isinstance(sensitive_features, pd.DataFrame):
+        frame = sensitive_features
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    elif isinstance(sensitive_features, pd.Series):
+        name = "s0" if sensitive_features.name is None else str(sensitive_features.name)
+        frame = sensitive_features.to_frame(name=name)
+    else:
+        if isinstance(sensitive_features, str | bytes) or np.isscalar(
+            sensitive_features
+        ):
+            raise TypeError(
+                f"{input_name} must be array-like of shape (n_samples,) or "
+                f"(n_samples, n_attributes), got a scalar {sensitive_features!r}."
+            )
+        try:
+            arr = np.asarray(sensitive_features)
+        except Exception as exc:  # pragma: no cover - exotic containers
+            raise TypeError(
+                f"{input_name} must be array-like, got "
+                f"{type(sensitive_features).__name__}."
+            ) from exc
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise ValueError(
+                f"{input_name} must be 1-D or 2-D, got an array with shape "
+                f"{arr.shape}."
+            )
+        frame = pd.DataFrame(
+            {f"s{j}": arr[:, j] for j in range(arr.shape[1])}, index=None
+        )
+    # Row positions, not index labels, define alignment with X.
+    return frame.reset_index(drop=True)
+
+
+def _infer_kind(col: pd.Series) -> str:
+    if isinstance(col.dtype, pd.CategoricalDtype) or not (
+        pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
+    ):
+        return "categorical"
+    if pd.api.types.is_float_dtype(col) and col.nunique() > MAX_CATEGORIES_AUTO:
+        return "continuous"
+    return "categorical"
+
+
+def check_sensitive_features(
+    sensitive_features,
+    *,
+    n_samples: int | None = None,
+    kinds=None,
+    allow_continuous: bool = True,
+    input_name: str = "sensitive_features",
+) -> tuple[list[np.ndarray], list[SensitiveAttribute]]:
+    """Validate and encode sensitive features.
+
+    Parameters
+    ----------
+    sensitive_features : array-like of shape (n_samples,) or (n_samples, n_attributes)
+        One attribute (1-D array, list or Series) or several (2-D array or
+        DataFrame). Never modified.
+    n_samples : int, default=None
+        Expected number of rows; a mismatch raises ``ValueError``.
+    kinds : str, list of str, dict or None, default=None
+        ``"categorical"`` or ``"continuous"`` for every attribute, a list with
+        one entry per attribute, or a dict keyed by column name. ``None``
+        infers: a float column with more than 10 distinct values is
+        continuous, anything else categorical.
+    allow_continuous : bool, default=True
+        Whether continuous attributes are accepted; if not, a continuous
+        attribute raises ``ValueError``.
+    input_name : str, default="sensitive_features"
+        Name used in error messages.
+
+    Returns
+    -------
+    values : list of ndarray
+        Per attribute, int64 group codes (indices into ``classes``) for a
+        categorical attribute, float64 values for a continuous one.
+    attributes : list of SensitiveAttribute
+        Per attribute, its name, kind and classes.
+
+    Raises
+    ------
+    ValueError
+        On length mismatch, NaN values, a categorical attribute with a single
+        group, or a continuous attribute where none is allowed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfrl.utils import check_sensitive_features
+    >>> values, attrs = check_sensitive_features(np.array(["m", "f", "f", "m"]))
+    >>> values[0]
+    array([1, 0, 0, 1])
+    >>> attrs[0].name, attrs[0].kind
+    ('s0', 'categorical')
+    """
+    if sensitive_features is None:
+        raise ValueError(f"{input_name} is required, got None.")
+    frame = _as_frame(sensitive_features, input_name)
+    if frame.shape[1] == 0:
+        raise ValueError(f"{input_name} has no columns.")
+    if n_samples is not None and len(frame) != n_samples:
+        raise ValueError(
+            f"{input_name} has {len(frame)} rows but X has {n_samples} samples; "
+            "they must have the same length."
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{input_name} is empty.")
+    names = list(frame.columns)
+    if kinds is None or isinstance(kinds, str):
+        kinds_list = [kinds] * len(names)
+    elif isinstance(kinds, dict):
+        unknown = set(kinds) - set(names)
+        if unknown:
+            raise ValueError(
+                f"kinds names unknown sensitive attributes {sorted(unknown)}; "
+                f"the attributes are {names}."
+            )
+        kinds_list = [kinds.get(name) for name in names]
+    else:
+        kinds_list = list(kinds)
+        if len(kinds_list) != len(names):
+            raise ValueError(
+                f"kinds has {len(kinds_list)} entries but {input_name} has "
+                f"{len(names)} attributes."
+            )
+    values, attributes = [], []
+    for name, kind in zip(names, kinds_list, strict=True):
+        col = frame[name]
+        if col.isna().any():
+            raise ValueError(
+                f"{input_name} column {name!r} contains NaN or missing values; "
+                "impute or drop those rows first."
+            )
+        if kind is None:
+            kind = _infer_kind(col)
+        if kind not in ("categorical", "continuous"):
+            raise ValueError(
+                f"kinds must be 'categorical' or 'continuous', got {kind!r} for "
+                f"attribute {name!r}."
+            )
+        if kind == "continuous":
+            if not allow_continuous:
+                raise ValueError(
+                    f"{input_name} column {name!r} is continuous, but this "
+                    "method supports categorical sensitive attributes only; "
+                    "bin it first (e.g. age > 25)."
+                )
+            try:
+                arr = col.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"{input_name} column {name!r} was declared continuous but "
+                    "is not numeric."
+                ) from exc
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{input_name} column {name!r} contains inf.")
+            if np.ptp(arr) == 0:
+                raise ValueError(
+                    f"{input_name} column {name!r} is constant; a sensitive "
+                    "attribute needs variation."
+                )
+            values.append(arr)
+            attributes.append(SensitiveAttribute(str(name), "continuous", None))
+            continue
+        codes, classes = pd.factorize(col, sort=True)
+        classes = np.asarray(classes)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{input_name} column {name!r} has a single group "
+                f"({classes[0]!r}); at least two groups are needed."
+            )
+        values.append(codes.astype(np.int64))
+        attributes.append(SensitiveAttribute(str(name), "categorical", classes))
+    return values, attributes
+
+
+def is_fair_representation(estimator) -> bool:
+    """Whether ``estimator`` is an skfrl fair-representation model.
+
+    Such a model's ``transform`` returns the learned representation ``Z``.
+    Third-party models can opt in by setting the class attribute
+    ``_skfrl_representation = True``.
+
+    Parameters
+    ----------
+    estimator : object
+        Any object.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> from skfrl.utils import is_fair_representation
+    >>> is_fair_representation(PCA())
+    False
+    """
+    return bool(getattr(estimator, "_skfrl_representation", False)) and hasattr(
+        estimator, "transform"
+    )
