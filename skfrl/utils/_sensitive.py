@@ -73,8 +73,7 @@ def _as_frame(sensitive_features, input_name: str) -> pd.DataFrame:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
             raise ValueError(
-                f"{input_name} must be 1-D or 2-D, got an array with shape "
-                f"{arr.shape}."
+                f"{input_name} must be 1-D or 2-D, got an array with shape {arr.shape}."
             )
         frame = pd.DataFrame(
             {f"s{j}": arr[:, j] for j in range(arr.shape[1])}, index=None

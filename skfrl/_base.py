@@ -1,0 +1,649 @@
+"""BaseFairNet: the skorch ``NeuralNet`` every neural FRL model builds on."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import (
+    EarlyStopping,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+    ProgressBar,
+)
+from skorch.dataset import ValidSplit
+from skorch.utils import TeeGenerator
+
+from .utils import check_sensitive_features
+from .utils._sklearn_compat import Interval, validate_parameter_constraints
+
+__all__ = ["BaseFairNet", "FairClassifierMixin"]
+
+
+class _Unavailable:
+    """Hide an inherited skorch method so scikit-learn does not probe it.
+
+    ``hasattr(estimator, name)`` is False on instances; the class attribute
+    stays inspectable.
+    """
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        raise AttributeError(
+            f"{type(instance).__name__} has no {self.name!r}: {self.reason}"
+        )
+
+
+class TensorDictDataset(torch.utils.data.Dataset):
+    """A dataset of aligned tensors, indexed a whole batch at a time.
+
+    skorch's default ``Dataset`` builds every batch sample by sample through
+    a ``DataLoader``; slicing prepared tensors is several times faster for the
+    small tabular networks of FRL.
+
+    Parameters
+    ----------
+    X : dict of str to array-like
+        Aligned inputs (features, encoded sensitive attributes).
+    y : array-like or None
+        Targets, or None for unsupervised models.
+    """
+
+    def __init__(self, X: dict, y=None):
+        self.X = {k: torch.as_tensor(v) for k, v in X.items()}
+        self.y = None if y is None else torch.as_tensor(y)
+        self._len = len(next(iter(self.X.values())))
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, idx):
+        Xi = {k: v[idx] for k, v in self.X.items()}
+        return Xi, (None if self.y is None else self.y[idx])
+
+
+class BatchIterator:
+    """Iterate over a :class:`TensorDictDataset` (or a ``Subset`` of one).
+
+    Drop-in for ``torch.utils.data.DataLoader`` as skorch's ``iterator_train``
+    and ``iterator_valid``; shuffling draws from torch's global generator,
+    which ``BaseFairNet.fit`` seeds from ``random_state``.
+
+    Parameters
+    ----------
+    dataset : TensorDictDataset or torch.utils.data.Subset
+        Data to iterate over.
+    batch_size : int, default=128
+        Rows per batch.
+    shuffle : bool, default=False
+        Reshuffle at every pass.
+    drop_last : bool, default=False
+        Drop a last, smaller batch (useful for batch statistics).
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False):
+        if isinstance(dataset, torch.utils.data.Subset):
+            self.base = dataset.dataset
+            self.indices = torch.as_tensor(np.asarray(dataset.indices))
+        else:
+            self.base = dataset
+            self.indices = None
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = len(self.base) if self.indices is None else len(self.indices)
+        if self.drop_last:
+            return n // self.batch_size
+        return math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.base) if self.indices is None else len(self.indices)
+        if self.shuffle:
+            order = torch.randperm(n)
+            if self.indices is not None:
+                order = self.indices[order]
+        else:
+            order = self.indices
+        stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            if order is None:
+                idx = slice(start, min(start + self.batch_size, n))
+            else:
+                idx = order[start : start + self.batch_size]
+            yield self.base[idx]
+
+
+def _seed_from(random_state) -> int:
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class BaseFairNet(TransformerMixin, NeuralNet):
+    """Base class of skfrl's neural fair-representation models.
+
+    A skorch :class:`~skorch.NeuralNet` whose scikit-learn face is a
+    transformer: ``fit(X, y, *, sensitive_features)`` and
+    ``transform(X) -> Z``. Subclasses implement three skorch hooks:
+
+    - ``initialize_module``: build ``self.module_``, a torch module with an
+      ``encode(x) -> z`` method (the representation, posterior mean for VAEs)
+      and a ``forward(x)`` used in training;
+    - ``get_loss(y_pred, y_true, X, training)``: the training loss, where
+      ``X`` is the batch dict holding ``"X"`` and the encoded sensitive
+      attributes ``"s_cat"`` (int64 codes) and ``"s_cont"`` (standardised
+      float32 values);
+    - optionally ``initialize_optimizer`` for extra optimizers (e.g. an
+      adversary's ``optimizer_adv_``), registered the skorch way so
+      ``optimizer_adv__lr`` can be grid-searched.
+
+    How it differs from a plain ``NeuralNet``: ``__init__`` stores only its
+    parameters (skorch's configuration defaults are class attributes), so
+    scikit-learn's ``clone`` and common checks hold; data are validated with
+    ``validate_data``; ``sensitive_features`` is folded into the batch rather
+    than passed to ``forward`` whole; the whole fit runs under a forked torch
+    RNG seeded from ``random_state`` (identical results for an identical
+    seed, the caller's RNG untouched); batches are sliced from tensors
+    (:class:`BatchIterator`); a non-finite loss raises ``FloatingPointError``.
+
+    Any skorch parameter can still be given with its prefix, e.g.
+    ``optimizer__weight_decay=1e-4``, ``callbacks=[...]`` or
+    ``iterator_train__drop_last=True``.
+
+    Parameters
+    ----------
+    n_components : int
+        Dimension of the representation.
+    lr : float
+        Learning rate of every optimizer unless ``optimizer*__lr`` is given.
+    max_epochs : int
+        Number of passes over the training data.
+    batch_size : int
+        Mini-batch size.
+    max_grad_norm : float or None
+        Clip the gradient norm of all parameters to this value.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the training data and stop when
+        the validation loss has not improved for ``n_iter_no_change`` epochs,
+        restoring the best weights.
+    validation_fraction : float
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int
+        Patience of early stopping, in epochs.
+    device : str
+        Torch device, ``"cpu"`` (default) or e.g. ``"cuda"``.
+    verbose : int
+        0: silent; 1 or more: a progress bar and a per-epoch log.
+    random_state : int, RandomState instance or None
+        Seeds weight initialisation, shuffling and dropout.
+    **kwargs : dict
+        skorch parameters with a prefix (``optimizer__``, ``callbacks__``,
+        ``iterator_train__``...).
+
+    Examples
+    --------
+    ``BaseFairNet`` is abstract; see
+    :class:`~skfrl.models.AdversarialFairRepresentation` for a model.
+
+    >>> from skfrl._base import BaseFairNet
+    >>> from skfrl.models import AdversarialFairRepresentation
+    >>> issubclass(AdversarialFairRepresentation, BaseFairNet)
+    True
+    """
+
+    _skfrl_representation = True
+    #: Whether several sensitive attributes can be given at once.
+    _supports_multiple_sensitive = True
+    #: Whether continuous sensitive attributes are allowed.
+    _supports_continuous_sensitive = True
+
+    # skorch's configuration lives on the class: __init__ stores parameters
+    # only, and anything a user sets through set_params becomes an instance
+    # attribute and thus a parameter.
+    module = None
+    criterion = None
+    optimizer = torch.optim.Adam
+    iterator_train = BatchIterator
+    iterator_valid = BatchIterator
+    dataset = TensorDictDataset
+    train_split = None
+    callbacks = None
+    predict_nonlinearity = None
+    warm_start = False
+    compile = False
+    use_caching = "auto"
+    torch_load_kwargs = None
+    iterator_train__shuffle = True
+    history_ = None
+    initialized_ = False
+    virtual_params_: dict = {}  # noqa: RUF012 - replaced per instance on init
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_grad_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    partial_fit = _Unavailable("retrain with fit (or warm_start=True)")
+    predict = _Unavailable("this model has no task head")
+    predict_proba = _Unavailable("this model has no task head")
+
+    def __init__(self, **kwargs):
+        self._params_to_validate = set(kwargs)
+        vars(self).update(kwargs)
+
+    # -- scikit-learn plumbing -------------------------------------------
+    def _get_param_names(self):
+        return sorted(
+            k for k in self.__dict__ if not k.startswith("_") and not k.endswith("_")
+        )
+
+    __repr__ = BaseEstimator.__repr__
+
+    def set_params(self, **params):
+        """Set parameters, including skorch's prefixed ones.
+
+        After ``fit``, skorch applies optimizer parameters such as
+        ``optimizer_adv__lr`` to the live optimizer only; they are stored as
+        parameters too, so ``get_params``, ``clone`` and the next ``fit`` see
+        them.
+        """
+        super().set_params(**params)
+        for key, value in params.items():
+            if "__" in key and not key.startswith("callbacks"):
+                vars(self)[key] = value
+                self._params_to_validate.add(key)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self.initialized_) and hasattr(self, "n_features_in_")
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the representation's columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored except for a length check against ``n_features_in_``;
+            present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            ``<classname>_z0``, ..., ``<classname>_z{n_components-1}``.
+        """
+        check_is_fitted(self, "n_features_in_")
+        if input_features is not None and len(input_features) != self.n_features_in_:
+            raise ValueError(
+                f"input_features has {len(input_features)} names but the model "
+                f"was fitted on {self.n_features_in_} features."
+            )
+        prefix = type(self).__name__.lower()
+        return np.asarray(
+            [f"{prefix}_z{i}" for i in range(self._n_features_out)], dtype=object
+        )
+
+    def _check_params(self) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {k: getattr(self, k) for k in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+
+    # -- skorch hooks ------------------------------------------------------
+    @property
+    def _default_callbacks(self):
+        # PrintLog is added in get_default_callbacks, only when verbose.
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+        ]
+
+    def get_default_callbacks(self):
+        """Skorch's defaults plus early stopping and a progress bar on request."""
+        callbacks = list(self._default_callbacks)
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss",
+                        patience=self.n_iter_no_change,
+                        load_best=True,
+                        sink=self._sink,
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks += [("progress_bar", ProgressBar()), ("print_log", PrintLog())]
+        return callbacks
+
+    def _sink(self, msg):
+        if self.verbose:
+            print(msg)
+
+    def initialize_criterion(self):
+        """Losses are computed in :meth:`get_loss`; no criterion module."""
+        return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Split off a validation set when ``early_stopping`` is on."""
+        dataset = self.get_dataset(X, y)
+        if self.train_split:
+            return self.train_split(dataset, y, **fit_params)
+        if not self.early_stopping:
+            return dataset, None
+        splitter = ValidSplit(
+            self.validation_fraction,
+            stratified=y is not None and self._is_classifier_net,
+            random_state=self._seed,
+        )
+        return splitter(dataset, None if y is None else np.asarray(y))
+
+    def get_dataset(self, X, y=None):
+        """Wrap prepared arrays in a :class:`TensorDictDataset`."""
+        if isinstance(X, torch.utils.data.Dataset):
+            return X
+        return TensorDictDataset(X, y)
+
+    def infer(self, x, **fit_params):
+        """Run the module's training forward pass on a batch dict."""
+        x = {k: v.to(self.device) for k, v in x.items()}
+        return self.module_(x["X"], **fit_params)
+
+    def train_step(self, batch, **fit_params):
+        """One forward and backward pass, then a step of every optimizer.
+
+        skorch's default passes a closure to each optimizer, which recomputes
+        the loss once per optimizer; models with an adversary optimizer need
+        a single pass.
+        """
+        self._zero_grad_optimizer(set_to_none=True)
+        step = self.train_step_single(batch, **fit_params)
+        loss_value = float(step["loss"].detach())
+        if not math.isfinite(loss_value):
+            epoch = len(self.history) if self.history is not None else 0
+            raise FloatingPointError(
+                f"{type(self).__name__}: the training loss became {loss_value} "
+                f"in epoch {epoch}. Lower lr, set max_grad_norm, or check X "
+                "for extreme values (scale it, e.g. with make_preprocessor)."
+            )
+        if self.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(
+                [p for _, p in self.get_all_learnable_params()], self.max_grad_norm
+            )
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        self._step_optimizer(None)
+        return step
+
+    def validation_step(self, batch, **fit_params):
+        """Loss on a validation batch, without gradients."""
+        self._set_training(False)
+        Xi, yi = batch
+        with torch.no_grad():
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        return {"loss": loss, "y_pred": y_pred}
+
+    # -- data preparation ---------------------------------------------------
+    _is_classifier_net = False
+
+    def _validate_X(self, X, *, reset: bool):
+        X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+        return np.asarray(X, dtype=np.float32)
+
+    def _validate_fit_data(self, X, y):
+        """Validate X (and y for models with a task head) for ``fit``."""
+        kwargs = {"dtype": [np.float32, np.float64], "ensure_min_samples": 2}
+        if self._is_classifier_net:
+            X, y = validate_data(self, X, y, reset=True, **kwargs)
+        else:
+            X = validate_data(self, X, reset=True, **kwargs)
+            if y is not None:
+                y = np.asarray(y)
+                if len(y) != len(X):
+                    raise ValueError(f"y has {len(y)} rows but X has {len(X)} samples.")
+        return np.asarray(X, dtype=np.float32), y
+
+    def _prepare_y(self, y):
+        """Encode the target; subclasses with a task head override this."""
+        return None
+
+    def _prepare_sensitive(self, sensitive_features, n_samples: int) -> dict:
+        """Encode ``sensitive_features`` into the batch dict entries."""
+        if sensitive_features is None:
+            self.sensitive_attributes_ = []
+            return {}
+        values, attrs = check_sensitive_features(
+            sensitive_features,
+            n_samples=n_samples,
+            kinds=getattr(self, "sensitive_kinds", None),
+            allow_continuous=self._supports_continuous_sensitive,
+        )
+        if len(attrs) > 1 and not self._supports_multiple_sensitive:
+            raise ValueError(
+                f"{type(self).__name__} supports a single sensitive attribute, "
+                f"got {len(attrs)} ({[a.name for a in attrs]}); fit one model per "
+                "attribute or combine them into one categorical attribute."
+            )
+        self.sensitive_attributes_ = attrs
+        out = {}
+        cat = [v for v, a in zip(values, attrs, strict=True) if a.kind == "categorical"]
+        cont = [v for v, a in zip(values, attrs, strict=True) if a.kind == "continuous"]
+        if cat:
+            out["s_cat"] = np.column_stack(cat).astype(np.int64)
+            self.sensitive_class_counts_ = [
+                np.bincount(v, minlength=a.n_classes)
+                for v, a in zip(values, attrs, strict=True)
+                if a.kind == "categorical"
+            ]
+        if cont:
+            cont_arr = np.column_stack(cont)
+            self.sensitive_mean_ = cont_arr.mean(axis=0)
+            self.sensitive_scale_ = cont_arr.std(axis=0)
+            out["s_cont"] = (
+                (cont_arr - self.sensitive_mean_) / self.sensitive_scale_
+            ).astype(np.float32)
+        return out
+
+    # -- public API ------------------------------------------------------------
+    def fit(self, X, y=None, *, sensitive_features=None):
+        """Fit the representation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric training data (encode categories first, e.g. with
+            :func:`skfrl.datasets.make_preprocessor`).
+        y : array-like of shape (n_samples,), default=None
+            Target, required by models with a task head.
+        sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes), default=None
+            Protected attribute(s). ``None`` trains without the fairness term.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        self._check_params()
+        X, y = self._validate_fit_data(X, y)
+        y_enc = self._prepare_y(y)
+        data = {"X": X, **self._prepare_sensitive(sensitive_features, len(X))}
+        self._seed = _seed_from(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self._seed)
+            if not (self.warm_start and self.initialized_):
+                self.initialize()
+            self._run_fit_loop(data, y_enc)
+        self._set_training(False)
+        return self
+
+    def _run_fit_loop(self, data: dict, y, epochs: int | None = None) -> None:
+        self.notify("on_train_begin", X=data, y=y)
+        try:
+            self.fit_loop(data, y, epochs=epochs)
+        except KeyboardInterrupt:  # skorch convention: stop, keep the model
+            pass
+        finally:
+            self.notify("on_train_end", X=data, y=y)
+
+    def _inference(self, fn, X: np.ndarray, chunk_size: int = 8192) -> np.ndarray:
+        self._set_training(False)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), chunk_size):
+                xb = torch.as_tensor(X[start : start + chunk_size], device=self.device)
+                out.append(fn(xb).cpu().numpy())
+        return np.concatenate(out, axis=0)
+
+    def transform(self, X):
+        """Return the learned representation of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data, preprocessed like the training data.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components), dtype float32
+            The representation (the posterior mean for variational models).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self._inference(self.module_.encode, X)
+
+
+class FairClassifierMixin(ClassifierMixin):
+    """Task head API for FRL models that also predict ``y``.
+
+    Provides ``classes_``, ``predict_proba``, ``predict`` and ``score``
+    (accuracy) on top of a :class:`BaseFairNet` whose module has a
+    ``predict_logits(x)`` method.
+
+    Examples
+    --------
+    >>> from skfrl._base import FairClassifierMixin
+    >>> from skfrl.models import AdversarialFairRepresentation
+    >>> issubclass(AdversarialFairRepresentation, FairClassifierMixin)
+    True
+    """
+
+    _is_classifier_net = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.classifier_tags.multi_label = False
+        return tags
+
+    def _prepare_y(self, y):
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes in y, got one "
+                f"class ({self.classes_[0]!r})."
+            )
+        return encoder.transform(y).astype(np.int64)
+
+    def predict_proba(self, X):
+        """Class probabilities of the task head.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        logits = self._inference(self.module_.predict_logits, X)
+        logits = logits.astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted class labels of the task head.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _as_list(value, names: Sequence[str], param: str) -> list[float]:
+    """Broadcast a float, list or dict parameter to one value per attribute."""
+    if isinstance(value, dict):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(
+                f"{param} names unknown sensitive attributes {sorted(unknown)}; "
+                f"the attributes are {list(names)}."
+            )
+        return [float(value.get(n, 1.0)) for n in names]
+    if isinstance(value, list | tuple | np.ndarray):
+        if len(value) != len(names):
+            raise ValueError(
+                f"{param} has {len(value)} entries but there are {len(names)} "
+                "sensitive attributes."
+            )
+        return [float(v) for v in value]
+    return [float(value)] * len(names)
