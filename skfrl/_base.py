@@ -432,7 +432,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
 
     def _validate_X(self, X, *, reset: bool):
         X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-        return np.asarray(X, dtype=np.float32)
+        return np.ascontiguousarray(X, dtype=np.float32)
 
     def _validate_fit_data(self, X, y):
         """Validate X (and y for models with a task head) for ``fit``."""
@@ -445,7 +445,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                 y = np.asarray(y)
                 if len(y) != len(X):
                     raise ValueError(f"y has {len(y)} rows but X has {len(X)} samples.")
-        return np.asarray(X, dtype=np.float32), y
+        return np.ascontiguousarray(X, dtype=np.float32), y
 
     def _prepare_y(self, y):
         """Encode the target; subclasses with a task head override this."""
