@@ -1,0 +1,463 @@
+"""Leakage of a sensitive attribute from a representation: ``(Z, s) -> float``."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    log_loss,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
+
+from ..utils import SensitiveAttribute, check_sensitive_features
+
+__all__ = [
+    "balanced_error_rate",
+    "fld_score",
+    "mutual_information_lower_bound",
+    "representation_leakage",
+]
+
+CATEGORICAL_METRICS = ("roc_auc", "balanced_accuracy", "ber", "accuracy")
+CONTINUOUS_METRICS = ("mae", "r2")
+PROBE_METRICS = CATEGORICAL_METRICS + CONTINUOUS_METRICS
+
+
+def _check_representation(Z) -> np.ndarray:
+    # float64 so that FLD's small regulariser and solve are not at float32
+    # precision; check_array copies only when it must convert.
+    return check_array(Z, dtype=np.float64, ensure_all_finite=True, input_name="Z")
+
+
+def _check_one_attribute(
+    s, n_samples: int, *, kinds=None, allow_continuous: bool = True
+) -> tuple[np.ndarray, SensitiveAttribute]:
+    values, attrs = check_sensitive_features(
+        s,
+        n_samples=n_samples,
+        kinds=kinds,
+        allow_continuous=allow_continuous,
+        input_name="s",
+    )
+    if len(attrs) != 1:
+        raise ValueError(
+            f"s must hold a single sensitive attribute, got {len(attrs)} "
+            f"({[a.name for a in attrs]}); score each attribute separately."
+        )
+    return values[0], attrs[0]
+
+
+def _check_cv(cv, codes: np.ndarray | None, attr: SensitiveAttribute, random_state):
+    """Turn an int into a shuffled (stratified) K-fold; pass splitters through."""
+    if not isinstance(cv, Integral) or isinstance(cv, bool):
+        # Splitters and iterables of splits are validated by cross_val_predict.
+        return cv
+    if cv < 2:
+        raise ValueError(f"cv must be at least 2, got {cv}.")
+    if attr.kind == "continuous":
+        return KFold(n_splits=cv, shuffle=True, random_state=random_state)
+    counts = np.bincount(codes, minlength=attr.n_classes)
+    rare = np.flatnonzero(counts < cv)
+    if rare.size:
+        groups = ", ".join(
+            f"{attr.classes.tolist()[j]!r} ({counts[j]} samples)" for j in rare.tolist()
+        )
+        raise ValueError(
+            f"Too few samples per group of s for cv={cv} stratified folds: "
+            f"{groups}. Every group needs at least cv samples; lower cv or merge "
+            "rare groups."
+        )
+    return StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+
+
+def _default_probe(kind: str):
+    if kind == "continuous":
+        return make_pipeline(StandardScaler(), Ridge())
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _check_probe(probe, kind: str):
+    if probe is None:
+        return _default_probe(kind)
+    if not hasattr(probe, "fit"):
+        raise TypeError(f"probe must be a scikit-learn estimator, got {probe!r}.")
+    if kind == "categorical" and is_regressor(probe):
+        raise ValueError(
+            f"s is categorical, so probe must be a classifier; got the regressor "
+            f"{probe!r}."
+        )
+    if kind == "continuous" and is_classifier(probe):
+        raise ValueError(
+            f"s is continuous, so probe must be a regressor; got the classifier "
+            f"{probe!r}."
+        )
+    return clone(probe)
+
+
+def fld_score(Z: ArrayLike, s: ArrayLike, *, eps: float = 1e-6) -> float:
+    r"""Fisher linear discriminant separability of the groups of ``s`` in ``Z``.
+
+    For a binary attribute this is the squared Mahalanobis distance between
+    the two group means under the summed within-group covariance,
+
+    .. math::
+
+        \mathrm{FLD} = (\mu_1 - \mu_0)^\top (S_0 + S_1 + \epsilon\bar{v} I)^{-1}
+        (\mu_1 - \mu_0),
+
+    where :math:`\mu_g` is the mean of ``Z`` over group ``g``, :math:`S_g` its
+    within-group covariance normalised by the group size :math:`n_g` (the
+    maximum-likelihood estimate) and :math:`\bar{v}` the mean diagonal entry of
+    :math:`S_0 + S_1`. Scaling the ridge by :math:`\bar{v}` makes the score
+    invariant to multiplying ``Z`` by a constant (its units are arbitrary);
+    if every within-group variance is zero the ridge is plain ``eps``.
+
+    For :math:`k > 2` groups the score is the mean over all group pairs of the
+    same squared Mahalanobis distance, measured under the pooled within-group
+    scatter :math:`S_W = \tfrac{2}{k}\sum_g S_g`:
+
+    .. math::
+
+        \mathrm{FLD} = \binom{k}{2}^{-1} \sum_{g<h} (\mu_g - \mu_h)^\top
+        (S_W + \epsilon\bar{v} I)^{-1} (\mu_g - \mu_h)
+        = \operatorname{tr}\big((S_W + \epsilon\bar{v} I)^{-1} S_B\big),
+        \quad S_B = \tfrac{2}{k-1}\sum_g (\mu_g - \bar\mu)(\mu_g - \bar\mu)^\top,
+
+    with :math:`\bar\mu` the unweighted mean of the group means. It equals the
+    binary formula for :math:`k = 2`. Groups are weighted equally, whatever
+    their sizes, as in the binary formula.
+
+    For two Gaussian groups sharing a covariance, :math:`S_0 + S_1` estimates
+    twice that covariance, so the Bayes-optimal balanced error rate of
+    predicting ``s`` from ``Z`` is :math:`\Phi(-\sqrt{\mathrm{FLD}/2})`, a
+    decreasing function of the score.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_components)
+        Representation. Never modified.
+    s : array-like of shape (n_samples,)
+        Categorical sensitive attribute with at least two groups.
+    eps : float, default=1e-6
+        Ridge added to the within-group scatter, relative to its mean
+        variance. Must be non-negative; with ``eps=0`` a singular scatter is
+        handled by a least-squares solve.
+
+    Returns
+    -------
+    float
+        Non-negative separability; 0 means equal group means (no linear
+        separability). Under independence of ``Z`` and ``s`` it shrinks like
+        ``n_components / n_samples``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfrl.metrics import fld_score
+    >>> Z = np.array([[0.0], [2.0], [3.0], [5.0]])
+
+    Group means 1 and 4, within-group variances 1 and 1: ``3**2 / (1 + 1)``.
+
+    >>> round(fld_score(Z, [0, 0, 1, 1]), 3)
+    4.5
+    >>> round(fld_score(Z, [0, 1, 0, 1]), 3)
+    0.889
+    """
+    if not (isinstance(eps, Real) and np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}.")
+    Z = _check_representation(Z)
+    codes, attr = _check_one_attribute(
+        s, Z.shape[0], kinds=None, allow_continuous=False
+    )
+    k = attr.n_classes
+    n_features = Z.shape[1]
+    means = np.empty((k, n_features))
+    scatter = np.zeros((n_features, n_features))
+    for g in range(k):
+        Zg = Z[codes == g]
+        means[g] = Zg.mean(axis=0)
+        centred = Zg - means[g]
+        scatter += centred.T @ centred / Zg.shape[0]
+    scatter *= 2.0 / k
+    mean_var = float(np.trace(scatter)) / n_features
+    ridge = eps * mean_var if mean_var > 0 else eps
+    scatter[np.diag_indices_from(scatter)] += ridge
+    # Rows of D span the between-group scatter: S_B = D.T @ D.
+    D = (means - means.mean(axis=0)) * np.sqrt(2.0 / (k - 1))
+    try:
+        solved = np.linalg.solve(scatter, D.T)
+    except np.linalg.LinAlgError:
+        solved = np.linalg.lstsq(scatter, D.T, rcond=None)[0]
+    return max(float(np.sum(D.T * solved)), 0.0)
+
+
+def balanced_error_rate(s_true: ArrayLike, s_pred: ArrayLike) -> float:
+    """Balanced error rate: the mean over groups of the per-group error rate.
+
+    Equal to ``1 - balanced_accuracy_score(s_true, s_pred)``. A predictor
+    that ignores its input scores ``1 - 1/k`` for ``k`` groups, 0.5 in the
+    binary case, whatever the group sizes; 0 is perfect prediction. As a
+    leakage measure, a probe's balanced error rate near chance means little
+    leakage.
+
+    Parameters
+    ----------
+    s_true : array-like of shape (n_samples,)
+        True groups.
+    s_pred : array-like of shape (n_samples,)
+        Predicted groups.
+
+    Returns
+    -------
+    float
+        Balanced error rate in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> from skfrl.metrics import balanced_error_rate
+    >>> balanced_error_rate([0, 0, 0, 1], [0, 0, 0, 0])
+    0.5
+    >>> balanced_error_rate([0, 0, 1, 1], [0, 1, 1, 1])
+    0.25
+    """
+    return float(1.0 - balanced_accuracy_score(s_true, s_pred))
+
+
+def _check_metric(metric) -> None:
+    if metric not in PROBE_METRICS:
+        raise ValueError(
+            f"Unknown metric {metric!r}; use one of {list(CATEGORICAL_METRICS)} for "
+            f"a categorical s or {list(CONTINUOUS_METRICS)} for a continuous s."
+        )
+
+
+def representation_leakage(
+    Z: ArrayLike,
+    s: ArrayLike,
+    *,
+    probe=None,
+    metric: str = "roc_auc",
+    cv=5,
+    random_state=None,
+    n_jobs: int | None = None,
+) -> float:
+    """Cross-validated accuracy of a probe that predicts ``s`` from ``Z``.
+
+    Every sample's prediction comes from a probe fitted on the other folds
+    (:func:`~sklearn.model_selection.cross_val_predict`), and ``metric``
+    compares these out-of-fold predictions with ``s``.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_components)
+        Representation. Never modified.
+    s : array-like of shape (n_samples,)
+        One sensitive attribute: categorical for the classification metrics,
+        numeric for ``"mae"`` and ``"r2"`` (then treated as continuous).
+    probe : estimator, default=None
+        Unfitted classifier (categorical ``s``) or regressor (continuous
+        ``s``); it is cloned. ``None`` uses
+        ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``,
+        or ``make_pipeline(StandardScaler(), Ridge())`` for a continuous
+        ``s``. ``"roc_auc"`` needs ``predict_proba`` (or, for binary ``s``,
+        ``decision_function``).
+    metric : {"roc_auc", "balanced_accuracy", "ber", "accuracy", "mae", "r2"}, \
+default="roc_auc"
+        For a categorical ``s``:
+
+        - ``"roc_auc"``: area under the ROC curve; one-vs-rest, macro-averaged
+          for more than two groups. 0.5 means no leakage, 1 full leakage.
+        - ``"balanced_accuracy"``: chance level is ``1/k`` for ``k`` groups.
+        - ``"ber"``: balanced error rate, see :func:`balanced_error_rate`;
+          chance level ``1 - 1/k``, so larger means *less* leakage.
+        - ``"accuracy"``: chance level is the largest group's share.
+
+        For a continuous ``s``:
+
+        - ``"mae"``: mean absolute error; larger means less leakage.
+        - ``"r2"``: coefficient of determination; 0 means no leakage.
+    cv : int or cross-validation splitter, default=5
+        An int gives ``StratifiedKFold(cv, shuffle=True)`` on ``s`` for a
+        categorical ``s`` (every group needs at least ``cv`` samples), or
+        ``KFold(cv, shuffle=True)`` for a continuous one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the fold shuffling when ``cv`` is an int.
+    n_jobs : int, default=None
+        Folds fitted in parallel, as in
+        :func:`~sklearn.model_selection.cross_val_predict`.
+
+    Returns
+    -------
+    float
+        The metric on the out-of-fold predictions. Out-of-fold scores can
+        fall slightly on the wrong side of chance level (e.g. an AUC of 0.49)
+        when ``Z`` carries no information on ``s``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown metric, a metric that does not fit the kind of ``s``,
+        NaN in ``Z`` or ``s``, a length mismatch, a single group, or a group
+        with fewer than ``cv`` samples.
+
+    See Also
+    --------
+    fld_score : Probe-free linear separability.
+    mutual_information_lower_bound : Leakage in nats.
+    make_leakage_scorer : The same as a scorer for model selection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfrl.metrics import representation_leakage
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.integers(0, 2, size=400)
+    >>> Z = rng.normal(size=(400, 3))
+    >>> Z[:, 0] += 3 * s  # plant s in the first component
+    >>> representation_leakage(Z, s, random_state=0) > 0.9
+    True
+    >>> representation_leakage(Z[:, 1:], s, random_state=0) < 0.6
+    True
+    """
+    _check_metric(metric)
+    Z = _check_representation(Z)
+    if metric in CONTINUOUS_METRICS:
+        values, attr = _check_one_attribute(s, Z.shape[0], kinds="continuous")
+    else:
+        values, attr = _check_one_attribute(s, Z.shape[0])
+        if attr.kind == "continuous":
+            raise ValueError(
+                f"metric={metric!r} needs a categorical s, but s looks continuous "
+                "(a float with many distinct values). Use metric='mae' or 'r2', "
+                "or bin s first."
+            )
+    splitter = _check_cv(
+        cv, values if attr.kind == "categorical" else None, attr, random_state
+    )
+    probe = _check_probe(probe, attr.kind)
+
+    if metric == "roc_auc":
+        binary = attr.n_classes == 2
+        if hasattr(probe, "predict_proba"):
+            method = "predict_proba"
+        elif binary and hasattr(probe, "decision_function"):
+            method = "decision_function"
+        else:
+            raise ValueError(
+                f"metric='roc_auc' needs a probe with predict_proba"
+                f"{' or decision_function' if binary else ''}; {probe!r} has none."
+            )
+        scores = cross_val_predict(
+            probe, Z, values, cv=splitter, method=method, n_jobs=n_jobs
+        )
+        if binary:
+            return float(
+                roc_auc_score(values, scores[:, 1] if scores.ndim == 2 else scores)
+            )
+        return float(
+            roc_auc_score(
+                values,
+                scores,
+                multi_class="ovr",
+                average="macro",
+                labels=np.arange(attr.n_classes),
+            )
+        )
+
+    pred = cross_val_predict(probe, Z, values, cv=splitter, n_jobs=n_jobs)
+    score_func = {
+        "balanced_accuracy": balanced_accuracy_score,
+        "ber": balanced_error_rate,
+        "accuracy": accuracy_score,
+        "mae": mean_absolute_error,
+        "r2": r2_score,
+    }[metric]
+    return float(score_func(values, pred))
+
+
+def mutual_information_lower_bound(
+    Z: ArrayLike,
+    s: ArrayLike,
+    *,
+    probe=None,
+    cv=5,
+    random_state=None,
+    n_jobs: int | None = None,
+) -> float:
+    r"""Variational lower bound on the mutual information ``I(Z; s)``, in nats.
+
+    Computes :math:`\max(0, H(s) - \mathrm{CE})`, where :math:`H(s)` is the
+    empirical entropy of ``s`` and :math:`\mathrm{CE}` the cross-validated
+    cross-entropy (log loss) of a probe :math:`q(s \mid Z)`.
+
+    Why it is a lower bound (Barber and Agakov, 2003): for any conditional
+    distribution :math:`q`,
+    :math:`I(Z; s) = H(s) - H(s \mid Z) \ge H(s) + \mathbb{E}[\log q(s \mid Z)]`,
+    because the gap is :math:`\mathbb{E}_Z\,\mathrm{KL}(p(s \mid Z) \,\|\,
+    q(s \mid Z)) \ge 0`. The held-out log loss estimates
+    :math:`-\mathbb{E}[\log q(s \mid Z)]` without the optimism of an
+    in-sample fit; a better probe gives a tighter bound. A probe worse than
+    predicting the group shares gives a negative difference, clipped to 0
+    since mutual information is non-negative. Being an estimate, the value
+    carries sampling noise of its own.
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_components)
+        Representation. Never modified.
+    s : array-like of shape (n_samples,)
+        One categorical sensitive attribute.
+    probe : classifier, default=None
+        Unfitted classifier with ``predict_proba``; it is cloned. ``None``
+        uses ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``.
+    cv : int or cross-validation splitter, default=5
+        An int gives ``StratifiedKFold(cv, shuffle=True)`` on ``s``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the fold shuffling when ``cv`` is an int.
+    n_jobs : int, default=None
+        Folds fitted in parallel.
+
+    Returns
+    -------
+    float
+        Lower bound in nats, between 0 and :math:`H(s) \le \log k`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfrl.metrics import mutual_information_lower_bound
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.integers(0, 2, size=400)
+    >>> Z = rng.normal(size=(400, 2)) + 4 * s[:, None]
+    >>> mi = mutual_information_lower_bound(Z, s, random_state=0)
+    >>> bool(0.5 < mi <= np.log(2))
+    True
+    """
+    Z = _check_representation(Z)
+    codes, attr = _check_one_attribute(s, Z.shape[0], allow_continuous=False)
+    splitter = _check_cv(cv, codes, attr, random_state)
+    probe = _check_probe(probe, "categorical")
+    if not hasattr(probe, "predict_proba"):
+        raise ValueError(
+            f"mutual_information_lower_bound needs a probe with predict_proba; "
+            f"{probe!r} has none."
+        )
+    proba = cross_val_predict(
+        probe, Z, codes, cv=splitter, method="predict_proba", n_jobs=n_jobs
+    )
+    shares = np.bincount(codes, minlength=attr.n_classes) / codes.size
+    entropy = -float(np.sum(shares * np.log(shares)))
+    cross_entropy = log_loss(codes, proba, labels=np.arange(attr.n_classes))
+    return max(entropy - float(cross_entropy), 0.0)
