@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+import pandas as pd
 from fairlearn.metrics import (
     demographic_parity_difference,
     demographic_parity_ratio,
@@ -185,8 +188,9 @@ def _representation(estimator, X):
 class _LeakageScorer(_SensitiveFeaturesScorer):
     _factory = "make_leakage_scorer"
 
-    def __init__(self, metric, probe, cv, random_state, n_jobs):
+    def __init__(self, metric, probe, cv, random_state, n_jobs, attribute=None):
         super().__init__()
+        self.attribute = attribute
         self.metric = metric
         self.probe = probe
         self.cv = cv
@@ -196,6 +200,16 @@ class _LeakageScorer(_SensitiveFeaturesScorer):
 
     def _score(self, estimator, X, y, sensitive_features):
         Z = _representation(estimator, X)
+        columns = _attribute_columns(sensitive_features, self.attribute)
+        if len(columns) == 1:
+            return self._leakage(Z, columns[0])
+        # Several attributes: report the most leaking one, so a search that
+        # maximises the score protects every attribute.
+        return max(
+            (self._leakage(Z, col) for col in columns), key=lambda v: self._sign * v
+        )
+
+    def _leakage(self, Z, sensitive_features):
         if self.metric == "fld":
             return fld_score(Z, sensitive_features)
         if self.metric == "mi":
@@ -224,11 +238,38 @@ class _LeakageScorer(_SensitiveFeaturesScorer):
             ("cv", 5),
             ("random_state", None),
             ("n_jobs", None),
+            ("attribute", None),
         ]:
             value = getattr(self, name)
             if value is not default and value != default:
                 args.append(f"{name}={value!r}")
         return args
+
+
+def _attribute_columns(sensitive_features, attribute) -> list:
+    """One column per sensitive attribute, or the one ``attribute`` names."""
+    if isinstance(sensitive_features, pd.DataFrame):
+        frame = sensitive_features
+    else:
+        arr = np.asarray(sensitive_features)
+        if arr.ndim != 2:
+            if attribute not in (None, 0):
+                raise ValueError(
+                    f"attribute={attribute!r} was given but sensitive_features "
+                    "holds a single attribute."
+                )
+            return [sensitive_features]
+        frame = pd.DataFrame(arr)
+    if attribute is None:
+        return [frame.iloc[:, j] for j in range(frame.shape[1])]
+    if attribute in frame.columns:
+        return [frame[attribute]]
+    if isinstance(attribute, numbers.Integral) and 0 <= attribute < frame.shape[1]:
+        return [frame.iloc[:, int(attribute)]]
+    raise ValueError(
+        f"attribute={attribute!r} is not a column of sensitive_features; its "
+        f"columns are {list(frame.columns)}."
+    )
 
 
 def make_leakage_scorer(
@@ -238,6 +279,7 @@ def make_leakage_scorer(
     cv=5,
     random_state=None,
     n_jobs: int | None = None,
+    attribute=None,
 ):
     """Make a scorer of how much a fitted model's representation leaks ``s``.
 
@@ -300,6 +342,11 @@ def make_leakage_scorer(
         Seeds the probe's fold shuffling.
     n_jobs : int, default=None
         Probe folds fitted in parallel.
+    attribute : str, int or None, default=None
+        With several sensitive attributes (a DataFrame or 2-D array, as
+        multi-attribute models are fitted with), the column name or position
+        to score. ``None`` scores every attribute and returns the worst
+        (most leaking) score.
 
     Returns
     -------
@@ -334,7 +381,7 @@ def make_leakage_scorer(
         raise ValueError(
             f"metric='mi' needs a probe with predict_proba, got {probe!r}."
         )
-    return _LeakageScorer(metric, probe, cv, random_state, n_jobs)
+    return _LeakageScorer(metric, probe, cv, random_state, n_jobs, attribute)
 
 
 class _FairnessScorer(_SensitiveFeaturesScorer):

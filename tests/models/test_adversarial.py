@@ -236,3 +236,16 @@ def test_input_not_mutated():
 
 def test_partial_fit_is_hidden():
     assert not hasattr(AdversarialFairRepresentation(), "partial_fit")
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_adversary_steps_counts_adversary_updates(steps):
+    X, y, s = _planted(n=256)
+    frl = AdversarialFairRepresentation(
+        adversary_steps=steps, **dict(FAST, max_epochs=2, batch_size=64)
+    ).fit(X, y, sensitive_features=s)
+    param = next(iter(frl.optimizer_adv_.state))
+    encoder_param = next(iter(frl.optimizer_.state))
+    n_batches = 2 * (256 // 64)
+    assert frl.optimizer_adv_.state[param]["step"].item() == steps * n_batches
+    assert frl.optimizer_.state[encoder_param]["step"].item() == n_batches
