@@ -86,7 +86,7 @@ def run_audit(
     dataset: str = "adult",
     *,
     sensitive: str | None = None,
-    lambda_adv: float = 3.0,
+    lambda_adv: float = 1.0,
     n_components: int = 8,
     max_epochs: int = 20,
     max_samples: int | None = None,
@@ -101,7 +101,7 @@ def run_audit(
         Data set; COMPAS and Drug consumption are read from ``SKFRL_DATA``.
     sensitive : str or None, default=None
         Sensitive attribute (the data set's first option when None).
-    lambda_adv : float, default=3.0
+    lambda_adv : float, default=1.0
         Gradient-reversal scale of the adversarial model.
     n_components : int, default=8
         Dimension of the representation.
@@ -179,7 +179,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--dataset", default="adult", choices=sorted(_DATASETS))
     audit.add_argument("--sensitive", default=None)
-    audit.add_argument("--lambda-adv", type=float, default=3.0)
+    audit.add_argument("--lambda-adv", type=float, default=1.0)
     audit.add_argument("--n-components", type=int, default=8)
     audit.add_argument("--max-epochs", type=int, default=20)
     audit.add_argument("--max-samples", type=int, default=None)
