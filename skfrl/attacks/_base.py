@@ -1,0 +1,251 @@
+"""BaseAttack: the ``fit_resample`` template every poisoning attack follows."""
+
+from __future__ import annotations
+
+import numbers
+from abc import abstractmethod
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from ..utils import check_sensitive_features
+from ..utils._sklearn_compat import Interval, validate_parameter_constraints
+from ._feature_space import FeatureSpace
+
+__all__ = ["BaseAttack", "PoisonSet"]
+
+
+class PoisonSet:
+    """Poisons produced by an attack, in the encoded space.
+
+    Parameters
+    ----------
+    E : ndarray of shape (n_poison, n_features_out)
+        Encoded poison rows (snapped and decoded by the base class).
+    base_indices : ndarray of int
+        Training row each poison was derived from (supplies columns the
+        victim ignores, and default labels).
+    y : ndarray of shape (n_poison,)
+        Poison labels, in the training labels' values.
+    s : DataFrame of shape (n_poison, n_attributes)
+        Poison sensitive values, in the training values.
+    """
+
+    def __init__(self, E, base_indices, y, s):
+        self.E = np.asarray(E, dtype=np.float64)
+        self.base_indices = np.asarray(base_indices, dtype=np.intp)
+        self.y = np.asarray(y)
+        self.s = s
+
+
+def _as_frame(s) -> pd.DataFrame:
+    if isinstance(s, pd.DataFrame):
+        return s.reset_index(drop=True)
+    if isinstance(s, pd.Series):
+        return s.reset_index(drop=True).to_frame()
+    arr = np.asarray(s)
+    return pd.DataFrame(arr.reshape(len(arr), -1))
+
+
+def _concat_like(original, extra_values, *, n_poison: int):
+    """Append rows to ``original`` keeping its container, dtypes and index."""
+    if isinstance(original, pd.DataFrame | pd.Series):
+        index = original.index
+        if pd.api.types.is_integer_dtype(index) and len(index):
+            new_index = pd.RangeIndex(index.max() + 1, index.max() + 1 + n_poison)
+        else:
+            new_index = pd.Index([f"poison_{i}" for i in range(n_poison)])
+        if isinstance(original, pd.Series):
+            extra = pd.Series(
+                np.asarray(extra_values), index=new_index, name=original.name
+            ).astype(original.dtype)
+        else:
+            extra = extra_values.set_axis(new_index, axis=0)
+            extra = extra.astype(original.dtypes.to_dict())
+        return pd.concat([original, extra], axis=0)
+    original = np.asarray(original)
+    extra = np.asarray(extra_values, dtype=original.dtype).reshape(
+        (n_poison, *original.shape[1:])
+    )
+    return np.concatenate([original, extra], axis=0)
+
+
+class BaseAttack(BaseEstimator):
+    """Base class of poisoning attacks (template method ``fit_resample``).
+
+    ``fit_resample(X, y, *, sensitive_features)`` validates the data, fits a
+    :class:`FeatureSpace`, asks the subclass for poisons through
+    ``_generate(E, y, S, n_poison, random_state)`` (encoded training rows,
+    labels, sensitive values as a DataFrame) and returns the augmented
+    ``(X, y, s)`` in the caller's container types: the first ``n_samples``
+    rows are the caller's rows, unchanged; the appended rows are the
+    poisons, decoded into valid raw records.
+
+    Subclasses may override ``_make_feature_space(X)`` (e.g. to read the
+    victim's preprocessing).
+
+    Parameters
+    ----------
+    budget : float in (0, 1) or int >= 1
+        Share of the training set (rounded, at least one poison) or number
+        of poisons.
+    random_state : int, RandomState instance or None
+        Seed.
+
+    Attributes
+    ----------
+    n_poison_ : int
+        Number of poisons appended.
+    poison_mask_ : ndarray of bool of shape (n_samples + n_poison_,)
+        True for the appended rows.
+    poison_indices_ : ndarray of int
+        Positions of the poisons in the augmented data.
+    base_indices_ : ndarray of int
+        Training row each poison was derived from.
+    feature_space_ : FeatureSpace
+        The space poisons were crafted in.
+
+    Examples
+    --------
+    >>> from skfrl.attacks import BaseAttack, RandomPoisoning
+    >>> issubclass(RandomPoisoning, BaseAttack)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "budget": [
+            Interval(numbers.Real, 0, 1, closed="neither"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, budget=0.05, random_state=None):
+        self.budget = budget
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            {k: getattr(self, k) for k in self._parameter_constraints},
+            caller_name=type(self).__name__,
+        )
+
+    def _n_poison(self, n_samples: int) -> int:
+        if isinstance(self.budget, numbers.Integral) and not isinstance(
+            self.budget, bool
+        ):
+            if self.budget > n_samples:
+                raise ValueError(
+                    f"budget={self.budget} poisons exceeds the {n_samples} "
+                    "training samples; use a fraction in (0, 1) or a smaller "
+                    "count."
+                )
+            return int(self.budget)
+        return max(1, int(round(self.budget * n_samples)))
+
+    def _make_feature_space(self, X) -> FeatureSpace:
+        return FeatureSpace().fit(X)
+
+    def _validate(self, X, y, sensitive_features):
+        if isinstance(X, pd.Series) or np.ndim(X) != 2:
+            raise ValueError(
+                f"X must be 2-D (a DataFrame or an array), got shape {np.shape(X)}."
+            )
+        if not isinstance(X, pd.DataFrame):
+            X = np.asarray(X)
+            if X.dtype.kind not in "biuf":
+                raise TypeError(
+                    "X must be numeric when it is not a DataFrame; got dtype "
+                    f"{X.dtype}."
+                )
+            if not np.all(np.isfinite(X)):
+                raise ValueError("X contains NaN or infinite values.")
+        elif X.isna().to_numpy().any():
+            raise ValueError("X contains missing values; impute or drop them first.")
+        n = len(X)
+        if n < 2:
+            raise ValueError(f"X needs at least 2 samples, got {n}.")
+        if y is None:
+            raise ValueError("y is required: poisons carry labels.")
+        y_arr = np.asarray(y)
+        if y_arr.ndim != 1 or len(y_arr) != n:
+            raise ValueError(
+                f"y must be 1-D with one label per row of X ({n}), got shape "
+                f"{y_arr.shape}."
+            )
+        if pd.isna(y_arr).any():
+            raise ValueError("y contains missing values.")
+        check_sensitive_features(sensitive_features, n_samples=n)
+        return X, y_arr
+
+    def fit_resample(self, X, y, *, sensitive_features):
+        """Craft poisons and return the augmented training data.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Clean training rows (never modified).
+        y : array-like of shape (n_samples,)
+            Labels.
+        sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes)
+            Protected attribute(s).
+
+        Returns
+        -------
+        X_aug, y_aug, s_aug
+            Clean rows followed by ``n_poison_`` poisons, in the containers of
+            ``X``, ``y`` and ``sensitive_features``.
+        """
+        self._check_params()
+        X_checked, y_arr = self._validate(X, y, sensitive_features)
+        n = len(X_checked)
+        n_poison = self._n_poison(n)
+        rng = check_random_state(self.random_state)
+        self.feature_space_ = self._make_feature_space(X_checked)
+        E = self.feature_space_.encode(X_checked)
+        S = _as_frame(sensitive_features)
+        poisons = self._generate(E, y_arr, S, n_poison, rng)
+        if len(poisons.E) != n_poison:  # pragma: no cover - subclass bug guard
+            raise RuntimeError(
+                f"{type(self).__name__} produced {len(poisons.E)} poisons, "
+                f"expected {n_poison}."
+            )
+        base_rows = (
+            X_checked.iloc[poisons.base_indices].reset_index(drop=True)
+            if isinstance(X_checked, pd.DataFrame)
+            else X_checked[poisons.base_indices]
+        )
+        X_poison = self.feature_space_.decode(poisons.E, base=base_rows)
+        self.poison_E_ = self.feature_space_.snap(poisons.E)
+        self.base_indices_ = poisons.base_indices
+        self.n_poison_ = n_poison
+        self.poison_mask_ = np.r_[np.zeros(n, bool), np.ones(n_poison, bool)]
+        self.poison_indices_ = np.arange(n, n + n_poison)
+        X_aug = _concat_like(
+            X if isinstance(X, pd.DataFrame) else X_checked,
+            X_poison,
+            n_poison=n_poison,
+        )
+        y_aug = _concat_like(
+            y if isinstance(y, pd.Series) else y_arr, poisons.y, n_poison=n_poison
+        )
+        if isinstance(sensitive_features, pd.DataFrame | pd.Series):
+            s_poison = poisons.s
+            if isinstance(sensitive_features, pd.Series):
+                s_poison = s_poison.iloc[:, 0]
+            else:
+                s_poison = s_poison.set_axis(sensitive_features.columns, axis=1)
+            s_aug = _concat_like(sensitive_features, s_poison, n_poison=n_poison)
+        else:
+            s_arr = np.asarray(sensitive_features)
+            s_vals = poisons.s.to_numpy().reshape((n_poison, *s_arr.shape[1:]))
+            s_aug = _concat_like(s_arr, s_vals, n_poison=n_poison)
+        return X_aug, y_aug, s_aug
+
+    @abstractmethod
+    def _generate(self, E, y, S, n_poison, rng) -> PoisonSet:
+        """Return ``n_poison`` poisons crafted from encoded training rows."""
