@@ -230,7 +230,6 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     compile = False
     use_caching = "auto"
     torch_load_kwargs = None
-    iterator_train__shuffle = True
     history_ = None
     initialized_ = False
     virtual_params_: dict = {}  # noqa: RUF012 - replaced per instance on init
@@ -273,7 +272,15 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         parameters too, so ``get_params``, ``clone`` and the next ``fit`` see
         them.
         """
-        super().set_params(**params)
+        # Data-loading settings are read at fit time; skorch would otherwise
+        # try (and fail) to re-initialise a fitted net for them.
+        direct = {
+            k: v
+            for k, v in params.items()
+            if k.split("__", 1)[0] in ("iterator_train", "iterator_valid", "dataset")
+            and "__" in k
+        }
+        super().set_params(**{k: v for k, v in params.items() if k not in direct})
         for key, value in params.items():
             if "__" in key and not key.startswith("callbacks"):
                 vars(self)[key] = value
@@ -376,6 +383,20 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             random_state=self._seed,
         )
         return splitter(dataset, None if y is None else np.asarray(y))
+
+    def get_iterator(self, dataset, training=False):
+        """Return the batch iterator, shuffling training batches by default.
+
+        skorch reads ``iterator_train__*`` settings from instance parameters
+        only, so the shuffling default is applied here.
+        """
+        if training and "iterator_train__shuffle" not in self.__dict__:
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            return self.iterator_train(dataset, shuffle=True, **kwargs)
+        return super().get_iterator(dataset, training=training)
 
     def get_dataset(self, X, y=None):
         """Wrap prepared arrays in a :class:`TensorDictDataset`."""

@@ -2,13 +2,16 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skfrl.models import AdversarialFairRepresentation
+from skfrl.models import AdversarialFairRepresentation, CFair, LearnedFairRepresentation
 
 # Small, fast settings that still learn the checks' toy problems.
 ESTIMATORS = [
     AdversarialFairRepresentation(
         max_epochs=30, batch_size=64, lr=1e-2, random_state=0
     ),
+    CFair(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
+    CFair(mode="eo", max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
+    LearnedFairRepresentation(max_epochs=30, batch_size=64, random_state=0),
 ]
 
 # Checks expected to fail, with the reason; kept as short as possible.

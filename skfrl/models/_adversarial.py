@@ -16,6 +16,38 @@ from ..utils._sklearn_compat import Interval
 __all__ = ["AdversarialFairRepresentation"]
 
 
+def adversary_catch_up(
+    optimizer: torch.optim.Optimizer,
+    loss_fn,
+    n_steps: int,
+    max_grad_norm: float | None = None,
+) -> None:
+    """Take ``n_steps`` adversary-only optimizer steps.
+
+    Shared by the models whose adversaries train behind gradient reversal:
+    after the joint step, the adversaries catch up on the same batch's
+    detached representation, so the encoder faces a near-optimal adversary.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The adversaries' optimizer (its parameters are the ones updated).
+    loss_fn : callable
+        ``loss_fn() -> Tensor``, the adversaries' loss on detached inputs.
+    n_steps : int
+        Number of updates (0 or less: nothing happens).
+    max_grad_norm : float or None, default=None
+        Clip the gradient norm of the optimizer's parameters before each step.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for _ in range(n_steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn().backward()
+        if max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+
+
 class _AdversarialModule(nn.Module):
     """Encoder, task head and one group of parallel adversaries per attribute."""
 
@@ -329,9 +361,11 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         if self.adversary_steps > 1 and len(self.module_.adversaries):
             Xi = batch[0]
             z = step["y_pred"]["z"].detach()
-            for _ in range(self.adversary_steps - 1):
-                self.optimizer_adv_.zero_grad(set_to_none=True)
-                outputs = [head(z) for head in self.module_.adversaries]
-                self._adversary_loss(outputs, Xi).backward()
-                self.optimizer_adv_.step()
+            adversary_catch_up(
+                self.optimizer_adv_,
+                lambda: self._adversary_loss(
+                    [head(z) for head in self.module_.adversaries], Xi
+                ),
+                self.adversary_steps - 1,
+            )
         return step

@@ -249,3 +249,15 @@ def test_adversary_steps_counts_adversary_updates(steps):
     n_batches = 2 * (256 // 64)
     assert frl.optimizer_adv_.state[param]["step"].item() == steps * n_batches
     assert frl.optimizer_.state[encoder_param]["step"].item() == n_batches
+
+
+def test_training_batches_are_shuffled_by_default():
+    X, y, s = _planted(n=128)
+    frl = AdversarialFairRepresentation(**dict(FAST, max_epochs=1))
+    frl.fit(X, y, sensitive_features=s)
+    dataset = frl.get_dataset({"X": X.astype("float32")}, y)
+    first = next(iter(frl.get_iterator(dataset, training=True)))[1]
+    assert not np.array_equal(first.numpy(), y[: len(first)])
+    frl.set_params(iterator_train__shuffle=False)
+    first = next(iter(frl.get_iterator(dataset, training=True)))[1]
+    np.testing.assert_array_equal(first.numpy(), y[: len(first)])
