@@ -2,12 +2,17 @@
 
 from ._base import BaseAttack
 from ._baselines import AnchorAttack, LabelFlipping, RandomPoisoning
+from ._eng import PoisonGenerator, fld_torch
 from ._feature_space import FeatureSpace
+from ._poisoned import PoisonedEstimator
 
 __all__ = [
     "AnchorAttack",
     "BaseAttack",
     "FeatureSpace",
     "LabelFlipping",
+    "PoisonGenerator",
+    "PoisonedEstimator",
     "RandomPoisoning",
+    "fld_torch",
 ]

@@ -83,8 +83,8 @@ class BaseAttack(BaseEstimator):
     rows are the caller's rows, unchanged; the appended rows are the
     poisons, decoded into valid raw records.
 
-    Subclasses may override ``_make_feature_space(X)`` (e.g. to read the
-    victim's preprocessing).
+    Subclasses may override ``_make_feature_space(X, y, sensitive_features)``
+    (e.g. to fit the victim and read its preprocessing).
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ class BaseAttack(BaseEstimator):
             return int(self.budget)
         return max(1, int(round(self.budget * n_samples)))
 
-    def _make_feature_space(self, X) -> FeatureSpace:
+    def _make_feature_space(self, X, y, sensitive_features) -> FeatureSpace:
         return FeatureSpace().fit(X)
 
     def _validate(self, X, y, sensitive_features):
@@ -205,7 +205,9 @@ class BaseAttack(BaseEstimator):
         n = len(X_checked)
         n_poison = self._n_poison(n)
         rng = check_random_state(self.random_state)
-        self.feature_space_ = self._make_feature_space(X_checked)
+        self.feature_space_ = self._make_feature_space(
+            X_checked, y_arr, sensitive_features
+        )
         E = self.feature_space_.encode(X_checked)
         S = _as_frame(sensitive_features)
         poisons = self._generate(E, y_arr, S, n_poison, rng)

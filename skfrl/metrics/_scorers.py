@@ -160,6 +160,8 @@ class _SensitiveFeaturesScorer:
 def _holds_representation(estimator) -> bool:
     if is_fair_representation(estimator):
         return True
+    if getattr(estimator, "_skfrl_wrapper", False) and hasattr(estimator, "estimator_"):
+        return _holds_representation(estimator.estimator_)
     return isinstance(estimator, Pipeline) and any(
         _holds_representation(step) for _, step in estimator.steps
     )
@@ -169,6 +171,8 @@ def _representation(estimator, X):
     """``Z`` from an FRL model or the last FRL step of a (nested) Pipeline."""
     if is_fair_representation(estimator):
         return estimator.transform(X)
+    if getattr(estimator, "_skfrl_wrapper", False) and hasattr(estimator, "estimator_"):
+        return _representation(estimator.estimator_, X)
     if isinstance(estimator, Pipeline):
         for idx in range(len(estimator.steps) - 1, -1, -1):
             step = estimator.steps[idx][1]

@@ -1,9 +1,15 @@
 """Utilities shared by skfrl's sub-packages."""
 
+from ._fit import fit_with_sensitive
 from ._sensitive import (
     SensitiveAttribute,
     check_sensitive_features,
     is_fair_representation,
 )
 
-__all__ = ["SensitiveAttribute", "check_sensitive_features", "is_fair_representation"]
+__all__ = [
+    "SensitiveAttribute",
+    "check_sensitive_features",
+    "fit_with_sensitive",
+    "is_fair_representation",
+]

@@ -1,0 +1,425 @@
+"""The ENG poisoning attack on fair representations (Liu et al., ICLR 2024)."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from skorch.history import History
+
+from .._base import BaseFairNet, _seed_from
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
+from ._base import BaseAttack, PoisonSet
+from ._feature_space import FeatureSpace
+
+__all__ = ["PoisonGenerator", "fld_torch"]
+
+
+def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Differentiable Fisher discriminant score of a binary ``s`` in ``Z``.
+
+    ``(mu1 - mu0)^T (S0 + S1 + eps * v * I)^-1 (mu1 - mu0)`` with ``S_g`` the
+    group covariances and ``v`` their mean variance (so the ridge scales
+    with ``Z``), matching :func:`skfrl.metrics.fld_score`'s definition.
+
+    Parameters
+    ----------
+    Z : Tensor of shape (n, d)
+        Representations.
+    s : Tensor of shape (n,)
+        Binary group codes (0/1).
+    eps : float, default=1e-3
+        Relative ridge.
+
+    Returns
+    -------
+    Tensor
+        Scalar score.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skfrl.attacks import fld_torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> s = torch.arange(200) % 2
+    >>> Z = torch.randn(200, 3, generator=g) + 3.0 * s[:, None]
+    >>> bool(fld_torch(Z, s) > 5)
+    True
+    """
+    d = Z.shape[1]
+    z0, z1 = Z[s == 0], Z[s == 1]
+    mu0, mu1 = z0.mean(0), z1.mean(0)
+    c0 = (z0 - mu0).T @ (z0 - mu0) / max(len(z0) - 1, 1)
+    c1 = (z1 - mu1).T @ (z1 - mu1) / max(len(z1) - 1, 1)
+    within = c0 + c1
+    ridge = eps * torch.clamp(torch.diagonal(within).mean().detach(), min=1e-12)
+    diff = (mu1 - mu0).unsqueeze(1)
+    sol = torch.linalg.solve(within + ridge * torch.eye(d, dtype=Z.dtype), diff)
+    return (diff * sol).sum()
+
+
+def _flat(grads, params) -> torch.Tensor:
+    # Parameters a loss does not reach (e.g. adversaries under the FLD
+    # objective) contribute zero gradient.
+    return torch.cat(
+        [
+            (torch.zeros_like(p) if g is None else g).reshape(-1)
+            for g, p in zip(grads, params, strict=True)
+        ]
+    )
+
+
+@contextlib.contextmanager
+def _scratch_history(net):
+    """Let a model's ``get_loss`` record into a throwaway history."""
+    saved = net.history_
+    net.history_ = History()
+    net.history_.new_epoch()
+    net.history_.new_batch()
+    try:
+        yield
+    finally:
+        net.history_ = saved
+
+
+def _split_victim(victim):
+    """(preprocessing steps or None, FRL step) of a victim."""
+    if isinstance(victim, BaseFairNet):
+        return None, victim
+    if isinstance(victim, Pipeline):
+        for idx, (_, step) in enumerate(victim.steps):
+            if isinstance(step, BaseFairNet):
+                return (victim[:idx] if idx else None), step
+    raise TypeError(
+        "PoisonGenerator attacks skfrl's neural FRL models (BaseFairNet "
+        "subclasses) or a Pipeline with one as a step; got "
+        f"{type(victim).__name__}."
+    )
+
+
+class PoisonGenerator(BaseAttack):
+    """ENG: poisons that make a fair representation leak ``s``.
+
+    Liu et al. (ICLR 2024) attack FRL by maximising the mutual information
+    between the victim's representation of target data and the sensitive
+    attribute, replaced by a Fisher-linear-discriminant (FLD) proxy, under
+    the bilevel constraint that the victim is trained on clean + poisoned
+    data. The lower level is approximated by gradient matching (Geiping et
+    al. 2021): with the victim trained on clean data (``theta_0``), the
+    poisons ``x_base + delta`` minimise ::
+
+        1 - cos(grad L_victim(poisons; theta_0), grad L_adv(theta_0))
+            + lambda1 ||delta||_1 + lambda2 ||delta||_2^2
+
+    where ``L_adv = -FLD(h(X_target), s_target)`` (``objective="fld"``) or
+    the cross-entropy of a logistic probe for ``s`` on the target
+    representations (``objective="probe"``), ``L_victim`` is the victim's
+    own training loss through its training graph (gradient reversal, KL
+    terms), and the gradients are taken over the encoder's parameters
+    (``match="encoder"``) or over all of the model's parameters. ``delta``
+    is optimised with Adam, a proximal soft-threshold step for the L1 term
+    and a projection onto the feature space after every step; the best of
+    ``n_restarts`` random restarts is kept. Poisons are decoded into valid
+    raw rows.
+
+    How poisons' labels are chosen (``label_strategy``):
+
+    - ``"copy"``: ``y`` and ``s`` of the base row (the paper's recipe);
+    - ``"flip_s"``: the base row's ``y`` with the other group;
+    - ``"aligned"``: the base row's ``s``, and ``y`` set to follow ``s``
+      (positive for one group, negative for the other, whichever way raises
+      the gradient alignment), so that the task head profits from ``s``
+      being kept in ``Z``.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    victim : BaseFairNet or Pipeline
+        Unfitted (or fitted: it is cloned) skfrl neural FRL model, or a
+        Pipeline ``[ColumnTransformer ->] model [-> downstream]``.
+    budget : float in (0, 1) or int, default=0.05
+        Share of the training set, or number of poisons.
+    objective : {"fld", "probe"}, default="fld"
+        Attacker's leakage objective.
+    target_fraction : float, default=0.3
+        Share of the attacker's data used as target data for the objective.
+    n_steps : int, default=100
+        Adam steps per restart.
+    n_restarts : int, default=1
+        Restarts from fresh base samples; the best matching loss wins.
+    step_size : float, default=0.1
+        Adam learning rate on ``delta`` (encoded units).
+    lambda1, lambda2 : float, default=1e-3, 1e-3
+        Elastic-net penalty on ``delta``.
+    label_strategy : {"copy", "flip_s", "aligned"}, default="aligned"
+        How poison labels are set (see above).
+    base_selection : {"random", "stratified"}, default="stratified"
+        Base rows drawn uniformly or stratified by (y, s).
+    match : {"encoder", "all"}, default="encoder"
+        Parameters whose gradients are matched.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the victim fits, target split, bases and restarts.
+    verbose : int, default=0
+        Print the matching loss per restart when > 0.
+
+    Attributes
+    ----------
+    victim_ : fitted clone of ``victim``
+        The clean-trained victim (``theta_0``).
+    perturbations_ : ndarray of shape (n_poison_, n_features_out)
+        Crafted ``delta`` in the encoded space (before snapping).
+    history_ : list of list of float
+        Matching loss per step, one list per restart.
+    crafting_time_ : float
+        Seconds spent crafting (victim fit excluded).
+    n_poison_, poison_mask_, poison_indices_, base_indices_, feature_space_
+        See :class:`BaseAttack`.
+
+    References
+    ----------
+    .. [1] T. Liu, Z. Zhang et al., "Towards Poisoning Fair
+       Representations", ICLR 2024.
+    .. [2] J. Geiping et al., "Witches' Brew: Industrial Scale Data
+       Poisoning via Gradient Matching", ICLR 2021.
+
+    Examples
+    --------
+    >>> from skfrl.attacks import PoisonGenerator
+    >>> from skfrl.datasets import make_biased_classification
+    >>> from skfrl.models import AdversarialFairRepresentation
+    >>> X, y, s = make_biased_classification(n_samples=300, random_state=0)
+    >>> victim = AdversarialFairRepresentation(max_epochs=5, random_state=0)
+    >>> attack = PoisonGenerator(victim, budget=0.05, n_steps=10, random_state=0)
+    >>> X_aug, y_aug, s_aug = attack.fit_resample(X, y, sensitive_features=s)
+    >>> X_aug.shape
+    (315, 10)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAttack._parameter_constraints,
+        "victim": [HasMethods(["fit", "transform"])],
+        "objective": [StrOptions({"fld", "probe"})],
+        "target_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_restarts": [Interval(numbers.Integral, 1, None, closed="left")],
+        "step_size": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lambda1": [Interval(numbers.Real, 0, None, closed="left")],
+        "lambda2": [Interval(numbers.Real, 0, None, closed="left")],
+        "label_strategy": [StrOptions({"copy", "flip_s", "aligned"})],
+        "base_selection": [StrOptions({"random", "stratified"})],
+        "match": [StrOptions({"encoder", "all"})],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        victim,
+        *,
+        budget=0.05,
+        objective="fld",
+        target_fraction=0.3,
+        n_steps=100,
+        n_restarts=1,
+        step_size=0.1,
+        lambda1=1e-3,
+        lambda2=1e-3,
+        label_strategy="aligned",
+        base_selection="stratified",
+        match="encoder",
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(budget=budget, random_state=random_state)
+        self.victim = victim
+        self.objective = objective
+        self.target_fraction = target_fraction
+        self.n_steps = n_steps
+        self.n_restarts = n_restarts
+        self.step_size = step_size
+        self.lambda1 = lambda1
+        self.lambda2 = lambda2
+        self.label_strategy = label_strategy
+        self.base_selection = base_selection
+        self.match = match
+        self.verbose = verbose
+
+    # -- victim --------------------------------------------------------------
+    def _make_feature_space(self, X, y, sensitive_features) -> FeatureSpace:
+        victim = clone(self.victim)
+        pre, frl = _split_victim(victim)
+        if isinstance(frl, BaseFairNet) and frl.random_state is None:
+            frl.set_params(random_state=_seed_from(self.random_state))
+        preprocessor = None
+        if pre is not None:
+            if len(pre.steps) != 1 or not isinstance(pre[0], ColumnTransformer):
+                raise TypeError(
+                    "PoisonGenerator decodes poisons through one ColumnTransformer "
+                    "before the FRL step (e.g. make_preprocessor); got "
+                    f"{[type(st).__name__ for _, st in pre.steps]}."
+                )
+            preprocessor = pre[0].fit(X, y)
+        space = FeatureSpace(preprocessor).fit(X)
+        frl.fit(
+            space.encode(X).astype(np.float32), y, sensitive_features=sensitive_features
+        )
+        if not frl.sensitive_attributes_ or (
+            frl.sensitive_attributes_[0].kind != "categorical"
+            or frl.sensitive_attributes_[0].n_classes != 2
+        ):
+            raise ValueError(
+                "PoisonGenerator targets a binary categorical (first) sensitive "
+                "attribute."
+            )
+        self.victim_ = victim
+        self._frl = frl
+        return space
+
+    def _batch(self, E: torch.Tensor, S: pd.DataFrame) -> dict:
+        frl = self._frl
+        batch = {"X": E}
+        cat, cont = [], []
+        for j, attr in enumerate(frl.sensitive_attributes_):
+            col = S.iloc[:, j].to_numpy()
+            if attr.kind == "categorical":
+                cat.append(np.searchsorted(attr.classes, col))
+            else:
+                cont.append(col.astype(np.float64))
+        if cat:
+            batch["s_cat"] = torch.as_tensor(np.column_stack(cat), dtype=torch.int64)
+        if cont:
+            arr = (np.column_stack(cont) - frl.sensitive_mean_) / frl.sensitive_scale_
+            batch["s_cont"] = torch.as_tensor(arr, dtype=torch.float32)
+        return batch
+
+    def _params(self) -> list[torch.nn.Parameter]:
+        module = self._frl.module_
+        if self.match == "encoder":
+            encoder = getattr(module, "encoder", None)
+            if encoder is not None:
+                return [p for p in encoder.parameters() if p.requires_grad]
+        return [p for p in module.parameters() if p.requires_grad]
+
+    def _adversarial_gradient(self, E_t, s_t, params) -> torch.Tensor:
+        Z = self._frl.module_.encode(torch.as_tensor(E_t, dtype=torch.float32))
+        s_t = torch.as_tensor(s_t)
+        if self.objective == "fld":
+            loss = -fld_torch(Z, s_t)
+        else:
+            from sklearn.linear_model import LogisticRegression
+
+            probe = LogisticRegression(max_iter=1000).fit(Z.detach().numpy(), s_t)
+            w = torch.as_tensor(probe.coef_[0], dtype=torch.float32)
+            b = torch.as_tensor(probe.intercept_, dtype=torch.float32)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                Z @ w + b, s_t.float()
+            )
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return _flat(grads, params).detach()
+
+    # -- crafting -------------------------------------------------------------
+    def _bases(self, y, s0, n_poison, rng) -> np.ndarray:
+        if self.base_selection == "random":
+            return rng.randint(0, len(y), size=n_poison)
+        cells = pd.Series(list(zip(y, s0, strict=True))).astype(str).to_numpy()
+        uniq = np.unique(cells)
+        per = np.resize(np.arange(len(uniq)), n_poison)
+        rng.shuffle(per)
+        return np.array(
+            [rng.choice(np.flatnonzero(cells == uniq[k])) for k in per], dtype=np.intp
+        )
+
+    def _labels(self, y, S, base, rng):
+        frl = self._frl
+        y_p = y[base].copy()
+        S_p = S.iloc[base].reset_index(drop=True).copy()
+        classes = frl.sensitive_attributes_[0].classes
+        s0 = S_p.iloc[:, 0].to_numpy()
+        if self.label_strategy == "flip_s":
+            S_p.iloc[:, 0] = np.where(s0 == classes[0], classes[1], classes[0])
+        elif self.label_strategy == "aligned":
+            labels = np.unique(y)
+            # y follows s; the direction is chosen in _generate by alignment.
+            y_p = np.where(s0 == classes[1], labels[-1], labels[0])
+        return y_p, S_p
+
+    def _generate(self, E, y, S, n_poison, rng):
+        start = time.perf_counter()
+        frl = self._frl
+        frl._set_training(False)
+        s0 = S.iloc[:, 0].to_numpy()
+        n_target = max(4, int(round(self.target_fraction * len(E))))
+        target = rng.choice(len(E), size=min(n_target, len(E)), replace=False)
+        s_codes = np.searchsorted(frl.sensitive_attributes_[0].classes, s0)
+        params = self._params()
+        g_adv = self._adversarial_gradient(E[target], s_codes[target], params)
+        space = self.feature_space_
+        lower = torch.as_tensor(space.lower_, dtype=torch.float32)
+        upper = torch.as_tensor(space.upper_, dtype=torch.float32)
+        self.history_ = []
+        best = (np.inf, None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_seed_from(rng))
+            for _ in range(self.n_restarts):
+                base = self._bases(y, s0, n_poison, rng)
+                y_p, S_p = self._labels(y, S, base, rng)
+                candidates = [y_p]
+                if self.label_strategy == "aligned":
+                    labels = np.unique(y)
+                    candidates.append(np.where(y_p == labels[0], labels[-1], labels[0]))
+                for y_try in candidates:
+                    loss, delta, hist = self._match(
+                        E[base], y_try, S_p, params, g_adv, lower, upper
+                    )
+                    self.history_.append(hist)
+                    if self.verbose:
+                        print(f"PoisonGenerator: matching loss {loss:.4f}")
+                    if loss < best[0]:
+                        best = (loss, (base, delta, y_try, S_p))
+        base, delta, y_p, S_p = best[1]
+        self.perturbations_ = delta
+        self.matching_loss_ = best[0]
+        self.crafting_time_ = time.perf_counter() - start
+        return PoisonSet(E[base] + delta, base, y_p, S_p)
+
+    def _match(self, E_base, y_p, S_p, params, g_adv, lower, upper):
+        frl = self._frl
+        base_t = torch.as_tensor(E_base, dtype=torch.float32)
+        delta = torch.zeros_like(base_t, requires_grad=True)
+        optimizer = torch.optim.Adam([delta], lr=self.step_size)
+        y_t = torch.as_tensor(
+            np.searchsorted(getattr(frl, "classes_", np.unique(y_p)), y_p)
+        )
+        batch = self._batch(base_t, S_p)
+        g_norm = g_adv.norm()
+        hist = []
+        with _scratch_history(frl):
+            for _ in range(self.n_steps):
+                optimizer.zero_grad()
+                batch["X"] = base_t + delta
+                out = frl.infer(batch)
+                loss = frl.get_loss(out, y_t, X=batch, training=True)
+                grads = torch.autograd.grad(
+                    loss, params, create_graph=True, allow_unused=True
+                )
+                g_p = _flat(grads, params)
+                cos = (g_p @ g_adv) / (g_p.norm() * g_norm + 1e-12)
+                objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
+                objective.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    # Proximal step of the L1 penalty, then the feature box.
+                    shrink = self.step_size * self.lambda1
+                    delta.copy_(
+                        torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0)
+                    )
+                    delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
+                hist.append(float(1 - cos.detach()))
+        return hist[-1], delta.detach().numpy().astype(np.float64), hist
