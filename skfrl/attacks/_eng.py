@@ -151,19 +151,19 @@ class PoisonGenerator(BaseAttack):
         Attacker's leakage objective.
     target_fraction : float, default=0.3
         Share of the attacker's data used as target data for the objective.
-    n_steps : int, default=100
+    n_steps : int, default=200
         Adam steps per restart.
     n_restarts : int, default=1
         Restarts from fresh base samples; the best matching loss wins.
-    step_size : float, default=0.1
+    step_size : float, default=1.0
         Adam learning rate on ``delta`` (encoded units).
-    lambda1, lambda2 : float, default=1e-3, 1e-3
+    lambda1, lambda2 : float, default=1e-4, 1e-4
         Elastic-net penalty on ``delta``.
     label_strategy : {"copy", "flip_s", "aligned"}, default="aligned"
         How poison labels are set (see above).
     base_selection : {"random", "stratified"}, default="stratified"
         Base rows drawn uniformly or stratified by (y, s).
-    match : {"encoder", "all"}, default="encoder"
+    match : {"encoder", "all"}, default="all"
         Parameters whose gradients are matched.
     random_state : int, RandomState instance or None, default=None
         Seed of the victim fits, target split, bases and restarts.
@@ -226,14 +226,14 @@ class PoisonGenerator(BaseAttack):
         budget=0.05,
         objective="fld",
         target_fraction=0.3,
-        n_steps=100,
+        n_steps=200,
         n_restarts=1,
-        step_size=0.1,
-        lambda1=1e-3,
-        lambda2=1e-3,
+        step_size=1.0,
+        lambda1=1e-4,
+        lambda2=1e-4,
         label_strategy="aligned",
         base_selection="stratified",
-        match="encoder",
+        match="all",
         random_state=None,
         verbose=0,
     ):
