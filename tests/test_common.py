@@ -2,7 +2,13 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skfrl.models import AdversarialFairRepresentation, CFair, LearnedFairRepresentation
+from skfrl.models import (
+    ICVAE,
+    VFAE,
+    AdversarialFairRepresentation,
+    CFair,
+    LearnedFairRepresentation,
+)
 
 # Small, fast settings that still learn the checks' toy problems.
 ESTIMATORS = [
@@ -12,6 +18,9 @@ ESTIMATORS = [
     CFair(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     CFair(mode="eo", max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     LearnedFairRepresentation(max_epochs=30, batch_size=64, random_state=0),
+    ICVAE(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
+    ICVAE(supervised=False, max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
+    VFAE(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
 ]
 
 # Checks expected to fail, with the reason; kept as short as possible.

@@ -16,7 +16,7 @@ from ._base import get_data_home
 from ._compas import load_compas
 from ._drug import load_drug_consumption
 from ._german import load_german
-from ._preprocessing import make_preprocessor
+from ._preprocessing import make_preprocessor, one_hot_groups
 from ._synthetic import make_biased_classification
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "load_german",
     "make_biased_classification",
     "make_preprocessor",
+    "one_hot_groups",
 ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["make_preprocessor"]
+__all__ = ["make_preprocessor", "one_hot_groups"]
 
 
 def make_preprocessor(
@@ -120,3 +122,89 @@ def make_preprocessor(
         transformers, remainder="drop", verbose_feature_names_out=False
     )
     return preprocessor.set_output(transform="pandas")
+
+
+def one_hot_groups(preprocessor: ColumnTransformer) -> list[list[int]]:
+    """Output column indices of each one-hot encoded input column.
+
+    Feeds the ``categorical_groups`` parameter of the VAE models (and
+    :class:`~skfrl.nn.MixedReconstructionLoss`), so that each original
+    categorical column is reconstructed with a softmax over its one-hot
+    columns instead of a Gaussian per column.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    preprocessor : ColumnTransformer
+        A fitted transformer, typically from :func:`make_preprocessor`. Any
+        ``ColumnTransformer`` works: its ``OneHotEncoder`` steps (also as
+        the last step of a ``Pipeline``) are located through
+        ``output_indices_``; ``drop`` and infrequent-category grouping of
+        the encoder are honoured.
+
+    Returns
+    -------
+    groups : list of list of int
+        One list per one-hot encoded input column, in output column order,
+        holding the indices of its columns in the transformer's output.
+
+    Raises
+    ------
+    TypeError
+        If ``preprocessor`` is not a ``ColumnTransformer``.
+    sklearn.exceptions.NotFittedError
+        If it is not fitted yet.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfrl.datasets import make_preprocessor, one_hot_groups
+    >>> X = pd.DataFrame({"age": [25, 40, 60],
+    ...                   "job": pd.Categorical(["a", "b", "c"]),
+    ...                   "sex": ["f", "m", "f"]})
+    >>> pre = make_preprocessor(X).fit(X)
+    >>> list(pre.get_feature_names_out())
+    ['job_a', 'job_b', 'job_c', 'sex_f', 'sex_m', 'age']
+    >>> one_hot_groups(pre)
+    [[0, 1, 2], [3, 4]]
+    """
+    if not isinstance(preprocessor, ColumnTransformer):
+        raise TypeError(
+            "one_hot_groups needs a fitted ColumnTransformer (e.g. from "
+            f"make_preprocessor), got {type(preprocessor).__name__}."
+        )
+    check_is_fitted(
+        preprocessor,
+        "transformers_",
+        msg=(
+            "This ColumnTransformer is not fitted yet; call fit (or "
+            "fit_transform) on the training data before one_hot_groups."
+        ),
+    )
+    groups: list[list[int]] = []
+    for name, transformer, _ in preprocessor.transformers_:
+        encoder = transformer
+        if isinstance(encoder, Pipeline):
+            encoder = encoder.steps[-1][1]
+        if not isinstance(encoder, OneHotEncoder):
+            continue
+        start = preprocessor.output_indices_[name].start
+        drop_idx = getattr(encoder, "drop_idx_", None)
+        infrequent = getattr(encoder, "infrequent_categories_", None)
+        for i, categories in enumerate(encoder.categories_):
+            width = len(categories)
+            if infrequent is not None and infrequent[i] is not None:
+                # Infrequent categories share a single output column.
+                width -= len(infrequent[i]) - 1
+            if drop_idx is not None and drop_idx[i] is not None:
+                width -= 1
+            if width > 0:
+                groups.append(list(range(start, start + width)))
+            start += width
+        if start != preprocessor.output_indices_[name].stop:
+            raise ValueError(  # pragma: no cover - a guard against new encoders
+                f"Could not map the one-hot columns of transformer {name!r} to "
+                "output indices."
+            )
+    return groups

@@ -2,10 +2,14 @@
 
 from ._adversarial import AdversarialFairRepresentation
 from ._cfair import CFair
+from ._icvae import ICVAE
 from ._lfr import LearnedFairRepresentation
+from ._vfae import VFAE
 
 __all__ = [
     "AdversarialFairRepresentation",
     "CFair",
+    "ICVAE",
     "LearnedFairRepresentation",
+    "VFAE",
 ]
