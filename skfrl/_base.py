@@ -532,7 +532,8 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         self._check_params()
         X, y = self._validate_fit_data(X, y)
         y_enc = self._prepare_y(y)
-        data = {"X": X, **self._prepare_sensitive(sensitive_features, len(X))}
+        # X.shape[0], not len(X): subclasses may keep X as a scipy.sparse matrix.
+        data = {"X": X, **self._prepare_sensitive(sensitive_features, X.shape[0])}
         self._seed = _seed_from(self.random_state)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed)

@@ -6,6 +6,7 @@ from skfrl.models import (
     ICVAE,
     VFAE,
     AdversarialFairRepresentation,
+    AdversarialVAE,
     CFair,
     LearnedFairRepresentation,
 )
@@ -21,6 +22,7 @@ ESTIMATORS = [
     ICVAE(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     ICVAE(supervised=False, max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     VFAE(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
+    AdversarialVAE(max_epochs=10, batch_size=64, random_state=0),
 ]
 
 # Checks expected to fail, with the reason; kept as short as possible.

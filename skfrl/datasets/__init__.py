@@ -8,7 +8,9 @@ are read from a data folder (``data_home``, else the ``SKFRL_DATA``
 environment variable, else ``~/skfrl_data``). :func:`make_preprocessor`
 builds a one-hot/scaling transformer for the loaders' mixed-type frames and
 :func:`make_biased_classification` generates synthetic data with a
-controllable dependence between ``s`` and ``X``.
+controllable dependence between ``s`` and ``X``;
+:func:`make_biased_interactions` generates user x item interactions in which
+gender and age shape preferences.
 """
 
 from ._adult import load_adult
@@ -16,6 +18,7 @@ from ._base import get_data_home
 from ._compas import load_compas
 from ._drug import load_drug_consumption
 from ._german import load_german
+from ._interactions import make_biased_interactions
 from ._preprocessing import make_preprocessor, one_hot_groups
 from ._synthetic import make_biased_classification
 
@@ -26,6 +29,7 @@ __all__ = [
     "load_drug_consumption",
     "load_german",
     "make_biased_classification",
+    "make_biased_interactions",
     "make_preprocessor",
     "one_hot_groups",
 ]
