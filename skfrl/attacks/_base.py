@@ -98,7 +98,7 @@ class BaseAttack(BaseEstimator):
     ----------
     n_poison_ : int
         Number of poisons appended.
-    poison_mask_ : ndarray of bool of shape (n_samples + n_poison_,)
+    poison_mask_ : ndarray of bool of shape (n_samples + n_poison,)
         True for the appended rows.
     poison_indices_ : ndarray of int
         Positions of the poisons in the augmented data.

@@ -174,13 +174,13 @@ class PoisonGenerator(BaseAttack):
     ----------
     victim_ : fitted clone of ``victim``
         The clean-trained victim (``theta_0``).
-    perturbations_ : ndarray of shape (n_poison_, n_features_out)
+    perturbations_ : ndarray of shape (n_poison, n_features_out)
         Crafted ``delta`` in the encoded space (before snapping).
     history_ : list of list of float
         Matching loss per step, one list per restart.
     crafting_time_ : float
         Seconds spent crafting (victim fit excluded).
-    n_poison_, poison_mask_, poison_indices_, base_indices_, feature_space_
+    n_poison_, poison_mask_, poison_indices_, base_indices_, feature_space_ :
         See :class:`BaseAttack`.
 
     References

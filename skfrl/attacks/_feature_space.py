@@ -67,7 +67,7 @@ class FeatureSpace:
     ----------
     n_features_out_ : int
         Dimension of the encoded space.
-    lower_, upper_ : ndarray of shape (n_features_out_,)
+    lower_, upper_ : ndarray of shape (n_features_out,)
         Box of valid encoded values (observed range for numerics, [0, 1] for
         one-hot columns).
     groups_ : list of ndarray
@@ -225,7 +225,7 @@ class FeatureSpace:
 
         Returns
         -------
-        E : ndarray of shape (n_samples, n_features_out_)
+        E : ndarray of shape (n_samples, n_features_out)
         """
         if self.preprocessor_ is None:
             if isinstance(X, pd.DataFrame):
@@ -239,7 +239,7 @@ class FeatureSpace:
 
         Parameters
         ----------
-        E : ndarray of shape (n, n_features_out_)
+        E : ndarray of shape (n, n_features_out)
 
         Returns
         -------
@@ -253,7 +253,7 @@ class FeatureSpace:
 
         Parameters
         ----------
-        E : ndarray of shape (n, n_features_out_)
+        E : ndarray of shape (n, n_features_out)
 
         Returns
         -------
@@ -285,7 +285,7 @@ class FeatureSpace:
 
         Parameters
         ----------
-        E : ndarray of shape (n, n_features_out_)
+        E : ndarray of shape (n, n_features_out)
             Encoded rows; snapped first, so any real values are accepted.
         base : DataFrame or array-like, default=None
             Raw rows supplying the columns the victim drops (required when

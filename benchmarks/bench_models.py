@@ -1,0 +1,475 @@
+"""Accuracy / leakage benchmark of every fair representation model in skfrl.
+
+Every model in :mod:`skfrl.models` is fitted twice, with its fairness term at
+the default weight ("fair") and at weight 0 ("unconstrained": same
+architecture and training, the fairness term switched off), on
+
+- **Adult** (``sensitive="sex"``): fitted on a random subsample of the
+  original training part, evaluated on a random subsample of the original
+  test part;
+- **German credit** (``sensitive="age"``, ``<=25`` vs ``>25``): a 70/30
+  split stratified on ``y`` and ``s`` jointly.
+
+The subsample / split is redrawn for every seed, and the seed is also the
+model's ``random_state``, so the spread over seeds covers both the data and
+the training randomness. :func:`skfrl.datasets.make_preprocessor` is fitted
+on the training part. The preprocessed raw features are a reference row.
+
+Measured on the test part, per (dataset, model, fairness on/off, seed):
+
+- ``accuracy``: a ``StandardScaler + LogisticRegression`` fitted on the
+  training representation ``Z`` and scored on the test one;
+- ``dp_diff`` / ``eo_diff``: demographic-parity and equalized-odds
+  differences of that logistic regression's test predictions
+  (:func:`fairlearn.metrics.demographic_parity_difference`,
+  :func:`fairlearn.metrics.equalized_odds_difference`). Equalized odds is
+  what CFair targets; the other models target demographic parity;
+- ``probe_auc`` / ``probe_ber``: cross-validated ROC AUC and balanced error
+  rate of a logistic probe that predicts ``s`` from the test ``Z``
+  (:func:`skfrl.metrics.representation_leakage`, ``cv=3``). 0.5 and 0.5 are
+  "no leakage" for a binary ``s``;
+- ``fld``: :func:`skfrl.metrics.fld_score` of ``s`` in the test ``Z``;
+- ``fit_s`` / ``fit_cpu_s``: wall-clock and CPU seconds of the model's
+  ``fit`` (CPU time is the less load-dependent one on a shared machine).
+
+Models are picked up from :mod:`skfrl.models` by name: those not (yet)
+importable are listed as missing and skipped. Each model runs with its
+defaults, except for the epoch overrides in ``EPOCH_OVERRIDES`` (printed and
+written into the table caption).
+
+Everything runs on one thread (torch, OpenMP and BLAS): on a shared machine
+extra threads make runs slower and their timings erratic.
+
+Outputs:
+
+- a markdown table (mean ± sd over seeds) on stdout;
+- ``benchmarks/results/bench_models.csv`` (one row per run) and
+  ``benchmarks/results/bench_models_summary.csv`` (mean and sd);
+- on a full run with the default settings, the tables of
+  ``docs/user_guide/models_benchmark.rst`` (between its
+  ``BEGIN GENERATED`` / ``END GENERATED`` comment lines; the rest of the
+  page, including the discussion of the numbers, is left alone).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_models.py           # full run (~6 min)
+    .venv/bin/python benchmarks/bench_models.py --quick   # smoke run (~1 min)
+    .venv/bin/python benchmarks/bench_models.py --seeds 0 1 \\
+        --datasets german --models CFair-EO LFR
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before numpy / torch are imported, so that their thread pools start small.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from fairlearn.metrics import (  # noqa: E402
+    demographic_parity_difference,
+    equalized_odds_difference,
+)
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import skfrl.models  # noqa: E402
+from skfrl.datasets import load_adult, load_german, make_preprocessor  # noqa: E402
+from skfrl.metrics import fld_score, representation_leakage  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+DOCS_PAGE = ROOT / "docs" / "user_guide" / "models_benchmark.rst"
+BEGIN_MARK = ".. BEGIN GENERATED TABLES (benchmarks/bench_models.py)"
+END_MARK = ".. END GENERATED TABLES"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of the benchmark: class, fixed parameters, fairness weight."""
+
+    label: str
+    class_name: str
+    fairness_param: str
+    params: dict = field(default_factory=dict)
+
+
+# Fairness weight set to 0 for the unconstrained version of each model.
+MODEL_SPECS = [
+    ModelSpec("Adversarial", "AdversarialFairRepresentation", "lambda_adv"),
+    ModelSpec("CFair", "CFair", "mu", {"mode": "balanced"}),
+    ModelSpec("CFair-EO", "CFair", "mu", {"mode": "eo"}),
+    ModelSpec("LFR", "LearnedFairRepresentation", "A_z"),
+    ModelSpec("ICVAE-S", "ICVAE", "lambda_inv", {"supervised": True}),
+    ModelSpec("ICVAE-US", "ICVAE", "lambda_inv", {"supervised": False}),
+    ModelSpec("VFAE", "VFAE", "lambda_mmd"),
+    ModelSpec("AdversarialVAE", "AdversarialVAE", "lambda_adv"),
+]
+
+# ``max_epochs`` overrides of the full run, by model label (runtime).
+EPOCH_OVERRIDES: dict[str, int] = {}
+QUICK_EPOCHS = 3
+
+DATASETS = ("adult", "german")
+# Full run: Adult subsample sizes (train, test).
+ADULT_SIZES = (10_000, 5_000)
+QUICK_ADULT_SIZES = (2_000, 1_000)
+METRICS = (
+    "accuracy",
+    "probe_auc",
+    "probe_ber",
+    "fld",
+    "dp_diff",
+    "eo_diff",
+    "fit_cpu_s",
+)
+
+
+# -- data ---------------------------------------------------------------------
+def _take(X, y, s, rows):
+    return X.iloc[rows], y.iloc[rows], s.iloc[rows]
+
+
+def load_split(dataset: str, seed: int, adult_sizes: tuple[int, int]):
+    """``(X_train, y_train, s_train), (X_test, y_test, s_test)`` as pandas."""
+    rng = np.random.default_rng(seed)
+    if dataset == "adult":
+        parts = []
+        for subset, n in zip(("train", "test"), adult_sizes, strict=True):
+            X, y, s = load_adult(sensitive="sex", subset=subset, return_X_y_s=True)
+            rows = np.sort(rng.choice(len(X), size=min(n, len(X)), replace=False))
+            parts.append(_take(X, y, s, rows))
+        return parts[0], parts[1]
+    if dataset == "german":
+        X, y, s = load_german(sensitive="age", return_X_y_s=True)
+        strata = y.astype(str) + "|" + s.astype(str)
+        train, test = train_test_split(
+            np.arange(len(X)), test_size=0.3, stratify=strata, random_state=seed
+        )
+        return _take(X, y, s, np.sort(train)), _take(X, y, s, np.sort(test))
+    raise ValueError(f"unknown dataset {dataset!r}")
+
+
+# -- models -------------------------------------------------------------------
+def available_specs(labels: list[str] | None) -> tuple[list[ModelSpec], list[str]]:
+    """The specs whose class ``skfrl.models`` exports, and the missing labels."""
+    specs = [s for s in MODEL_SPECS if labels is None or s.label in labels]
+    found = [s for s in specs if hasattr(skfrl.models, s.class_name)]
+    missing = [f"{s.label} ({s.class_name})" for s in specs if s not in found]
+    return found, missing
+
+
+def make_model(spec: ModelSpec, fair: bool, seed: int, max_epochs: int | None):
+    params = dict(spec.params, random_state=seed)
+    if not fair:
+        params[spec.fairness_param] = 0.0
+    if max_epochs is not None:
+        params["max_epochs"] = max_epochs
+    return getattr(skfrl.models, spec.class_name)(**params)
+
+
+# -- evaluation ---------------------------------------------------------------
+def evaluate(Z_train, y_train, Z_test, y_test, s_test, seed: int) -> dict:
+    """Downstream accuracy / parity and the leakage of ``s`` from ``Z_test``."""
+    downstream = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    downstream.fit(Z_train, y_train)
+    y_pred = downstream.predict(Z_test)
+    return {
+        "accuracy": float(np.mean(y_pred == np.asarray(y_test))),
+        "dp_diff": float(
+            demographic_parity_difference(y_test, y_pred, sensitive_features=s_test)
+        ),
+        "eo_diff": float(
+            equalized_odds_difference(y_test, y_pred, sensitive_features=s_test)
+        ),
+        "probe_auc": representation_leakage(
+            Z_test, s_test, metric="roc_auc", cv=3, random_state=seed
+        ),
+        "probe_ber": representation_leakage(
+            Z_test, s_test, metric="ber", cv=3, random_state=seed
+        ),
+        "fld": fld_score(Z_test, s_test),
+    }
+
+
+def warm_up(specs) -> None:
+    """Fit each class once on tiny data, so no timing pays torch's first use."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    s = np.where(X[:, 1] > 0, "a", "b")
+    for spec in specs:
+        make_model(spec, True, 0, 1).fit(X, y, sensitive_features=s)
+
+
+def run_one_split(dataset, seed, specs, args) -> list[dict]:
+    (X_tr, y_tr, s_tr), (X_te, y_te, s_te) = load_split(
+        dataset, seed, QUICK_ADULT_SIZES if args.quick else ADULT_SIZES
+    )
+    pre = make_preprocessor(X_tr).fit(X_tr)
+    # float32 is what the torch models train on; the reference row uses the
+    # same arrays.
+    Xt_tr = pre.transform(X_tr).to_numpy(np.float32)
+    Xt_te = pre.transform(X_te).to_numpy(np.float32)
+    y_tr, y_te = y_tr.to_numpy(), y_te.to_numpy()
+    base = {"dataset": dataset, "seed": seed, "n_train": len(y_tr), "n_test": len(y_te)}
+
+    rows = [
+        {
+            **base,
+            "model": "raw features",
+            "fairness": "-",
+            "max_epochs": np.nan,
+            "fit_s": np.nan,
+            "fit_cpu_s": np.nan,
+            **evaluate(Xt_tr, y_tr, Xt_te, y_te, s_te, seed),
+        }
+    ]
+    for spec in specs:
+        epochs = QUICK_EPOCHS if args.quick else EPOCH_OVERRIDES.get(spec.label)
+        for fair in (True, False):
+            model = make_model(spec, fair, seed, epochs)
+            wall, cpu = time.perf_counter(), time.process_time()
+            model.fit(Xt_tr, y_tr, sensitive_features=s_tr)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            row = {
+                **base,
+                "model": spec.label,
+                "fairness": "fair" if fair else "unconstrained",
+                "max_epochs": model.max_epochs,
+                "fit_s": wall,
+                "fit_cpu_s": cpu,
+                **evaluate(
+                    model.transform(Xt_tr),
+                    y_tr,
+                    model.transform(Xt_te),
+                    y_te,
+                    s_te,
+                    seed,
+                ),
+            }
+            rows.append(row)
+            print(
+                f"  {dataset:6s} seed={seed} {spec.label:15s} {row['fairness']:13s} "
+                f"acc={row['accuracy']:.3f} auc={row['probe_auc']:.3f} "
+                f"dp={row['dp_diff']:.3f} fit={wall:.1f}s (cpu {cpu:.1f}s)",
+                flush=True,
+            )
+    return rows
+
+
+# -- reporting ----------------------------------------------------------------
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd over seeds, in the order the rows were run."""
+    keys = ["dataset", "model", "fairness"]
+    metrics = [*METRICS, "fit_s"]
+    grouped = results.groupby(keys, sort=False)
+    summary = grouped[metrics].agg(["mean", "std"])
+    summary.columns = [f"{m}_{stat}" for m, stat in summary.columns]
+    summary["n_seeds"] = grouped.size()
+    summary["max_epochs"] = grouped["max_epochs"].first()
+    return summary.reset_index()
+
+
+HEADERS = {
+    "model": "model",
+    "fairness": "fairness",
+    "accuracy": "accuracy ↑",
+    "probe_auc": "probe AUC(s) ↓",
+    "probe_ber": "probe BER(s) ↑",
+    "fld": "FLD(s) ↓",
+    "dp_diff": "DP diff ↓",
+    "eo_diff": "EO diff ↓",
+    "fit_cpu_s": "fit time (CPU s)",
+}
+
+
+def _cell(row, metric: str) -> str:
+    mean, sd = row[f"{metric}_mean"], row[f"{metric}_std"]
+    if pd.isna(mean):
+        return "–"
+    digits = 1 if metric in ("fit_cpu_s", "fld") else 3
+    if pd.isna(sd):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def table_rows(summary: pd.DataFrame, dataset: str) -> list[list[str]]:
+    rows = []
+    for _, row in summary[summary["dataset"] == dataset].iterrows():
+        rows.append([row["model"], row["fairness"], *(_cell(row, m) for m in METRICS)])
+    return rows
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    header = list(HEADERS.values())
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def csv_table_directive(title: str, rows: list[list[str]]) -> str:
+    def quote(cell: str) -> str:
+        return '"' + cell.replace('"', '""') + '"'
+
+    lines = [
+        f".. csv-table:: {title}",
+        "   :header: " + ", ".join(quote(h) for h in HEADERS.values()),
+        "   :widths: 14, 11, 11, 11, 11, 9, 11, 11, 8",
+        "",
+    ]
+    lines += ["   " + ", ".join(quote(c) for c in r) for r in rows]
+    return "\n".join(lines)
+
+
+def describe_setup(summary: pd.DataFrame, dataset: str, args) -> str:
+    sub = summary[summary["dataset"] == dataset]
+    n_seeds = int(sub["n_seeds"].max())
+    if dataset == "adult":
+        sizes = QUICK_ADULT_SIZES if args.quick else ADULT_SIZES
+        data = (
+            f"Adult, s = sex; fitted on {sizes[0]:,} rows of the training part, "
+            f"evaluated on {sizes[1]:,} rows of the test part"
+        )
+    else:
+        data = "German credit, s = age (<=25 / >25); stratified 70/30 split"
+    if args.quick:
+        epochs = f"all models max_epochs={QUICK_EPOCHS} (quick run)"
+    elif EPOCH_OVERRIDES:
+        epochs = "model defaults except " + ", ".join(
+            f"{label} max_epochs={n}" for label, n in EPOCH_OVERRIDES.items()
+        )
+    else:
+        epochs = "all models with their default parameters and epochs"
+    return f"{data}; mean ± sd over {n_seeds} seeds; {epochs}"
+
+
+DOCS_TEMPLATE = """\
+.. _models_benchmark:
+
+===========================
+Benchmark of the FRL models
+===========================
+
+{begin}
+
+{end}
+"""
+
+
+def update_docs(summary: pd.DataFrame, datasets: list[str], args) -> None:
+    blocks = [
+        BEGIN_MARK,
+        "",
+        ".. This block is rewritten by benchmarks/bench_models.py; edit the",
+        "   script, not the tables.",
+        "",
+    ]
+    for dataset in datasets:
+        blocks += [
+            csv_table_directive(
+                describe_setup(summary, dataset, args), table_rows(summary, dataset)
+            ),
+            "",
+        ]
+    blocks.append(END_MARK)
+    generated = "\n".join(blocks)
+    text = (
+        DOCS_PAGE.read_text()
+        if DOCS_PAGE.exists()
+        else DOCS_TEMPLATE.format(begin=BEGIN_MARK, end=END_MARK)
+    )
+    pattern = re.compile(re.escape(BEGIN_MARK) + r".*?" + re.escape(END_MARK), re.S)
+    if not pattern.search(text):
+        raise RuntimeError(f"{DOCS_PAGE} has no {BEGIN_MARK!r} ... {END_MARK!r} block")
+    DOCS_PAGE.write_text(pattern.sub(lambda _: generated, text))
+    print(f"tables written to {DOCS_PAGE.relative_to(ROOT)}")
+
+
+# -- main ---------------------------------------------------------------------
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: small Adult subsample, {QUICK_EPOCHS} epochs, seed 0",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=None)
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None)
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=[s.label for s in MODEL_SPECS],
+        default=None,
+        help="model labels (default: all)",
+    )
+    parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="do not rewrite the tables of docs/user_guide/models_benchmark.rst "
+        "(only full default runs rewrite them anyway)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    default_run = (
+        not args.quick
+        and args.seeds is None
+        and args.datasets is None
+        and args.models is None
+    )
+    seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
+    datasets = list(args.datasets or DATASETS)
+    specs, missing = available_specs(args.models)
+    torch.set_num_threads(1)
+    print(f"models: {', '.join(s.label for s in specs)}")
+    print(f"missing from skfrl.models: {', '.join(missing) if missing else 'none'}")
+    print(f"datasets: {', '.join(datasets)}; seeds: {seeds}", flush=True)
+
+    start = time.perf_counter()
+    rows = []
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # A probe on an almost-constant Z can warn about convergence; the
+        # numbers are still what they are.
+        warnings.simplefilter("ignore", category=UserWarning)
+        warm_up(specs)
+        for dataset in datasets:
+            for seed in seeds:
+                rows += run_one_split(dataset, seed, specs, args)
+    elapsed = time.perf_counter() - start
+
+    results = pd.DataFrame(rows)
+    summary = summarize(results)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results.to_csv(RESULTS_DIR / "bench_models.csv", index=False)
+    summary.to_csv(RESULTS_DIR / "bench_models_summary.csv", index=False)
+
+    for dataset in datasets:
+        print(f"\n**{describe_setup(summary, dataset, args)}**\n")
+        print(markdown_table(table_rows(summary, dataset)))
+    print(f"\nmissing models: {', '.join(missing) if missing else 'none'}")
+    print(f"total time: {elapsed:.0f} s")
+    print(f"results written to {RESULTS_DIR.relative_to(ROOT)}/bench_models*.csv")
+    if default_run and not args.no_docs:
+        update_docs(summary, datasets, args)
+    else:
+        print("docs page not rewritten (only a full default run rewrites it)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
