@@ -448,6 +448,29 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             loss = self.get_loss(y_pred, yi, X=Xi, training=False)
         return {"loss": loss, "y_pred": y_pred}
 
+    def _initialize_adversarial_optimizers(self, prefix: str = "adversaries."):
+        """``optimizer_`` for the model, ``optimizer_adv_`` for the adversaries.
+
+        The adversaries' learning rate is ``optimizer_adv__lr`` when given,
+        else the model's ``adversary_lr`` when it has one and it is not
+        None, else ``lr``.
+        """
+        named = list(self.module_.named_parameters())
+        main = [(n, p) for n, p in named if not n.startswith(prefix)]
+        adv = [(n, p) for n, p in named if n.startswith(prefix)]
+        args, kwargs = self.get_params_for_optimizer("optimizer", main)
+        self.optimizer_ = self.optimizer(*args, **kwargs)
+        if adv:
+            args, kwargs = self.get_params_for_optimizer("optimizer_adv", adv)
+            adversary_lr = getattr(self, "adversary_lr", None)
+            if "optimizer_adv__lr" not in vars(self) and adversary_lr is not None:
+                kwargs["lr"] = adversary_lr
+            self.optimizer_adv_ = self.optimizer_adv(*args, **kwargs)
+        elif "optimizer_adv" in self._optimizers:
+            # A refit without sensitive features has no adversary to step.
+            del self.optimizer_adv_
+        return self
+
     # -- data preparation ---------------------------------------------------
     _is_classifier_net = False
 

@@ -225,6 +225,10 @@ class AdversarialVAE(BaseFairNet):
     adversary_steps : int, default=3
         Adversary updates per batch: one joint step with the VAE, then
         ``adversary_steps - 1`` adversary-only steps on the same batch.
+    adversary_lr : float or None, default=None
+        Learning rate of the adversaries' optimizer; ``None`` uses ``lr``.
+        A faster adversary than the encoder keeps it near-optimal, which
+        is what gradient reversal needs.
     adversary_hidden_size : int, default=32
         Hidden width of each adversary (0: linear adversaries). AdvXMultVAE
         used 5; wider adversaries find more of what a fresh probe finds.
@@ -234,8 +238,8 @@ class AdversarialVAE(BaseFairNet):
         ``"categorical"`` or ``"continuous"`` per attribute; ``None`` infers
         (a float column with more than 10 distinct values is continuous).
     lr : float, default=3e-3
-        Learning rate of both Adam optimizers (``optimizer_adv__lr`` sets the
-        adversaries' own).
+        Learning rate of the model's Adam optimizer (and of the adversaries'
+        unless ``adversary_lr`` or ``optimizer_adv__lr`` is given).
     max_epochs : int, default=50
         Training epochs. Gradient reversal needs a few hundred optimisation
         steps to beat the unconstrained model; raise it for small data.
@@ -319,6 +323,7 @@ class AdversarialVAE(BaseFairNet):
         "lambda_adv": [Interval(numbers.Real, 0, None, closed="left"), list, dict],
         "n_adversaries": [Interval(numbers.Integral, 1, None, closed="left")],
         "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
         "adversary_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "sensitive_kinds": [str, list, dict, None],
@@ -336,6 +341,7 @@ class AdversarialVAE(BaseFairNet):
         lambda_adv=5.0,
         n_adversaries=10,
         adversary_steps=3,
+        adversary_lr=None,
         adversary_hidden_size=32,
         adversary_dropout=0.3,
         sensitive_kinds=None,
@@ -362,6 +368,7 @@ class AdversarialVAE(BaseFairNet):
         self.lambda_adv = lambda_adv
         self.n_adversaries = n_adversaries
         self.adversary_steps = adversary_steps
+        self.adversary_lr = adversary_lr
         self.adversary_hidden_size = adversary_hidden_size
         self.adversary_dropout = adversary_dropout
         self.sensitive_kinds = sensitive_kinds
@@ -505,18 +512,7 @@ class AdversarialVAE(BaseFairNet):
 
     def initialize_optimizer(self, *args, **kwargs):
         """Adam for the VAE; a second one for the adversaries."""
-        named = list(self.module_.named_parameters())
-        main = [(n, p) for n, p in named if not n.startswith("adversaries.")]
-        adv = [(n, p) for n, p in named if n.startswith("adversaries.")]
-        args, kwargs = self.get_params_for_optimizer("optimizer", main)
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        if adv:
-            args, kwargs = self.get_params_for_optimizer("optimizer_adv", adv)
-            self.optimizer_adv_ = self.optimizer_adv(*args, **kwargs)
-        elif "optimizer_adv" in self._optimizers:
-            # A refit without sensitive features has no adversary to step.
-            del self.optimizer_adv_
-        return self
+        return self._initialize_adversarial_optimizers()
 
     def _kl_weight(self) -> float:
         if self.anneal_steps <= 0:

@@ -127,12 +127,18 @@ class CFair(FairClassifierMixin, BaseFairNet):
     adversary_steps : int, default=3
         Adversary updates per batch: one joint step with the encoder, then
         ``adversary_steps - 1`` adversary-only steps on the same batch.
+    adversary_lr : float or None, default=1e-2
+        Learning rate of the adversaries' optimizer; ``None`` uses ``lr``.
+        Ten times ``lr`` by default: with equal rates the encoder
+        outpaces the conditional adversaries, which then sit at chance
+        while a fresh probe still finds ``s`` in Z (measured on Adult:
+        probe AUC 0.82 with equal rates, 0.65 with 1e-2).
     adversary_hidden_size : int, default=50
         Hidden width of each adversary (0: linear adversaries); the paper
         used 50 on Adult.
     lr : float, default=1e-3
-        Learning rate of both Adam optimizers (``optimizer_adv__lr`` sets the
-        adversaries' own).
+        Learning rate of the model's Adam optimizer (and of the adversaries'
+        unless ``adversary_lr`` or ``optimizer_adv__lr`` is given).
     max_epochs : int, default=30
         Training epochs.
     batch_size : int, default=256
@@ -227,6 +233,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
         "hidden_layer_sizes": [tuple, list],
         "mu": [Interval(numbers.Real, 0, None, closed="left")],
         "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
     }
 
@@ -237,6 +244,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
         hidden_layer_sizes=(64,),
         mu=10.0,
         adversary_steps=3,
+        adversary_lr=1e-2,
         adversary_hidden_size=50,
         lr=1e-3,
         max_epochs=30,
@@ -256,6 +264,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.mu = mu
         self.adversary_steps = adversary_steps
+        self.adversary_lr = adversary_lr
         self.adversary_hidden_size = adversary_hidden_size
         self.lr = lr
         self.max_epochs = max_epochs
@@ -360,18 +369,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
 
     def initialize_optimizer(self, *args, **kwargs):
         """Adam for encoder and task head; a second one for the adversaries."""
-        named = list(self.module_.named_parameters())
-        main = [(n, p) for n, p in named if not n.startswith("adversaries.")]
-        adv = [(n, p) for n, p in named if n.startswith("adversaries.")]
-        args, kwargs = self.get_params_for_optimizer("optimizer", main)
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        if adv:
-            args, kwargs = self.get_params_for_optimizer("optimizer_adv", adv)
-            self.optimizer_adv_ = self.optimizer_adv(*args, **kwargs)
-        elif "optimizer_adv" in self._optimizers:
-            # A refit without sensitive features has no adversary to step.
-            del self.optimizer_adv_
-        return self
+        return self._initialize_adversarial_optimizers()
 
     def _adversary_loss(self, adv_out, y, s) -> torch.Tensor:
         """Mean over the classes of y present in the batch of adversary k's loss.

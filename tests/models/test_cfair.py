@@ -169,6 +169,19 @@ def test_optimizer_adv_params_are_routed_the_skorch_way():
     assert clone(frl).get_params()["optimizer_adv__lr"] == 0.05
 
 
+def test_adversary_lr_sets_the_adversaries_rate_unless_routed():
+    X, y, s = _data(n=128)
+    fast = dict(FAST, max_epochs=1)
+    frl = CFair(**fast).fit(X, y, sensitive_features=s)
+    assert frl.optimizer_adv_.param_groups[0]["lr"] == 1e-2
+    frl = CFair(adversary_lr=None, **fast).fit(X, y, sensitive_features=s)
+    assert frl.optimizer_adv_.param_groups[0]["lr"] == fast["lr"]
+    frl = CFair(adversary_lr=0.2, optimizer_adv__lr=0.05, **fast)
+    frl.fit(X, y, sensitive_features=s)
+    assert frl.optimizer_adv_.param_groups[0]["lr"] == 0.05
+    assert frl.optimizer_.param_groups[0]["lr"] == fast["lr"]
+
+
 @pytest.mark.parametrize("steps", [1, 3])
 def test_adversary_steps_counts_adversary_updates(steps):
     X, y, s = _data(n=256)
@@ -197,6 +210,7 @@ def test_history_records_loss_components():
         ({"mode": "cfair-dp"}, "'mode' parameter"),
         ({"mu": -1.0}, "'mu' parameter"),
         ({"adversary_steps": 0}, "'adversary_steps' parameter"),
+        ({"adversary_lr": 0.0}, "'adversary_lr' parameter"),
         ({"n_components": 0}, "'n_components' parameter"),
         ({"max_grad_norm": 0.0}, "'max_grad_norm' parameter"),
     ],
