@@ -22,6 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from fairlearn.metrics import (
+    demographic_parity_difference,
+    equalized_odds_difference,
+)
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -43,6 +47,9 @@ VICTIMS = {
     "icvae-s": lambda: ICVAE(supervised=True),
     "icvae-us": lambda: ICVAE(supervised=False),
 }
+# The same small-data schedule as benchmarks/bench_models.py: the defaults are
+# sized for ~10^4 rows and give German's 700 rows too few optimizer steps.
+SCHEDULES = {"german": {"batch_size": 64, "max_epochs": 100}}
 
 
 def load(name: str, n_train: int | None, seed: int = 0):
@@ -84,13 +91,16 @@ def evaluate(model, X, y, s, Xt, yt, st, seed):
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(max_iter=2000).fit(model.transform(pre.transform(X)), y)
+    y_pred = clf.predict(Z)
     return {
         "probe_auc": representation_leakage(Z, st, cv=3, random_state=seed),
         "probe_ber": representation_leakage(
             Z, st, metric="ber", cv=3, random_state=seed
         ),
         "fld": fld_score(Z, st),
-        "accuracy": clf.score(Z, yt),
+        "accuracy": float(np.mean(y_pred == np.asarray(yt))),
+        "dp_diff": demographic_parity_difference(yt, y_pred, sensitive_features=st),
+        "eo_diff": equalized_odds_difference(yt, y_pred, sensitive_features=st),
         "fit_time": fit_time,
     }
 
@@ -105,7 +115,21 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=6000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/bench_attacks.csv")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        help="report on these run CSVs (concatenated) instead of running",
+    )
+    parser.add_argument(
+        "--docs",
+        default=None,
+        help="rst page whose generated-tables block receives the tables",
+    )
     args = parser.parse_args(argv)
+    if args.merge:
+        report(pd.concat([pd.read_csv(f) for f in args.merge]), args.docs)
+        return
     if args.quick:
         args.datasets, args.victims, args.seeds = ["german"], ["adv"], 1
     torch.set_num_threads(1)
@@ -113,7 +137,7 @@ def main(argv=None):
     for dataset in args.datasets:
         X, y, s, Xt, yt, st = load(dataset, args.n_train)
         for vname in args.victims:
-            base = VICTIMS[vname]()
+            base = VICTIMS[vname]().set_params(**SCHEDULES.get(dataset, {}))
             victim = make_pipeline(make_preprocessor(X), base)
             for seed in range(args.seeds):
                 clean = evaluate(base, X, y, s, Xt, yt, st, seed + 100)
@@ -157,19 +181,97 @@ def main(argv=None):
     df = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False)
-    summary = (
-        df.groupby(["dataset", "victim", "budget", "attack"])[
-            ["probe_auc", "probe_ber", "fld", "accuracy"]
-        ]
-        .agg(["mean", "std"])
-        .round(3)
-    )
-    print(summary.to_string())
+    print(f"runs written to {args.out}")
+    report(df, args.docs)
+
+
+METRICS = ["probe_auc", "probe_ber", "fld", "accuracy", "dp_diff", "eo_diff"]
+HEADERS = {
+    "probe_auc": "probe AUC(s)",
+    "probe_ber": "probe BER(s)",
+    "fld": "FLD(s)",
+    "accuracy": "accuracy",
+    "dp_diff": "DP diff",
+    "eo_diff": "EO diff",
+}
+DOCS_BEGIN = ".. BEGIN GENERATED TABLES (benchmarks/bench_attacks.py)"
+DOCS_END = ".. END GENERATED TABLES"
+
+
+def report(df: pd.DataFrame, docs: str | None) -> None:
+    """Print mean +- sd per cell, ENG's crafting ratio; optionally write docs."""
+    keys = ["dataset", "victim", "budget", "attack"]
+    # Runs merged from several files repeat their clean rows (deterministic).
+    df = df.drop_duplicates([*keys, "seed"], keep="last")
+    grouped = df.groupby(keys, sort=False)
+    summary = grouped[METRICS].agg(["mean", "std"])
+    summary[("n_seeds", "")] = grouped.size()
+    print(summary.round(3).to_string())
     ratios = df.loc[df.attack == "eng", "craft_ratio"]
-    print(
-        f"\nENG crafting time / one clean training: median {ratios.median():.2f} "
-        "(target <= 2; excludes the clean victim fit ENG needs)"
+    ratio_text = (
+        f"ENG crafting time / one clean training of the victim: median "
+        f"{ratios.median():.2f}, max {ratios.max():.2f} (target <= 2; the clean "
+        "victim fit that ENG starts from is not counted)"
     )
+    print("\n" + ratio_text)
+    # Change of probe AUC against the clean victim of the same seed.
+    clean = df[df.attack == "clean"].set_index(["dataset", "victim", "seed"])
+    attacked = df[df.attack != "clean"].copy()
+    attacked["delta_auc"] = (
+        attacked["probe_auc"].to_numpy()
+        - clean.loc[
+            list(zip(attacked.dataset, attacked.victim, attacked.seed, strict=True)),
+            "probe_auc",
+        ].to_numpy()
+    )
+    deltas = (
+        attacked.groupby(["dataset", "victim", "budget", "attack"], sort=False)[
+            "delta_auc"
+        ]
+        .mean()
+        .unstack("attack")
+    )
+    print("\nMean change of probe AUC versus the clean victim (same seed):")
+    print(deltas.round(3).to_string())
+    if docs:
+        write_docs(summary, deltas, ratio_text, Path(docs))
+
+
+def _fmt(mean: float, sd: float) -> str:
+    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+def write_docs(summary, deltas, ratio_text, path: Path) -> None:
+    lines = [DOCS_BEGIN, "", ".. Rewritten by benchmarks/bench_attacks.py.", ""]
+    lines += [
+        ".. csv-table:: Leakage of s from Z on held-out data after retraining "
+        "the victim from scratch on clean + poisoned data (mean ± sd over seeds)",
+        "   :header: dataset, victim, budget, attack, "
+        + ", ".join(HEADERS.values())
+        + ", seeds",
+        "",
+    ]
+    for (dataset, victim, budget, attack), row in summary.iterrows():
+        cells = [dataset, victim, f"{budget:g}", attack]
+        cells += [_fmt(row[(m, "mean")], row[(m, "std")]) for m in METRICS]
+        cells.append(str(int(row[("n_seeds", "")])))
+        lines.append("   " + ", ".join(f'"{c}"' for c in cells))
+    lines += [
+        "",
+        ".. csv-table:: Mean change of probe AUC versus the clean victim of the "
+        "same seed (positive: the attack raised leakage)",
+        "   :header: dataset, victim, budget, " + ", ".join(deltas.columns),
+        "",
+    ]
+    for (dataset, victim, budget), row in deltas.iterrows():
+        cells = [dataset, victim, f"{budget:g}"]
+        cells += [f"{v:+.3f}" for v in row.to_numpy()]
+        lines.append("   " + ", ".join(f'"{c}"' for c in cells))
+    lines += ["", ratio_text + ".", "", DOCS_END]
+    text = path.read_text()
+    start, end = text.index(DOCS_BEGIN), text.index(DOCS_END) + len(DOCS_END)
+    path.write_text(text[:start] + "\n".join(lines) + text[end:])
+    print(f"tables written to {path}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from ._base import BaseAttack
 from ._baselines import AnchorAttack, LabelFlipping, RandomPoisoning
+from ._bound import PoisonCountBound, min_poison_count
 from ._eng import PoisonGenerator, fld_torch
 from ._feature_space import FeatureSpace
 from ._poisoned import PoisonedEstimator
@@ -11,8 +12,10 @@ __all__ = [
     "BaseAttack",
     "FeatureSpace",
     "LabelFlipping",
+    "PoisonCountBound",
     "PoisonGenerator",
     "PoisonedEstimator",
     "RandomPoisoning",
     "fld_torch",
+    "min_poison_count",
 ]

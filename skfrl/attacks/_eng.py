@@ -299,13 +299,17 @@ class PoisonGenerator(BaseAttack):
             batch["s_cont"] = torch.as_tensor(arr, dtype=torch.float32)
         return batch
 
-    def _params(self) -> list[torch.nn.Parameter]:
-        module = self._frl.module_
-        if self.match == "encoder":
-            encoder = getattr(module, "encoder", None)
-            if encoder is not None:
-                return [p for p in encoder.parameters() if p.requires_grad]
-        return [p for p in module.parameters() if p.requires_grad]
+    def _encoder_mask(self, params) -> torch.Tensor | None:
+        """Entries of the flat parameter vector that ``match`` compares."""
+        if self.match != "encoder":
+            return None
+        encoder = getattr(self._frl.module_, "encoder", None)
+        if encoder is None:
+            return None
+        ids = {id(p) for p in encoder.parameters()}
+        return torch.cat(
+            [torch.full((p.numel(),), id(p) in ids, dtype=torch.bool) for p in params]
+        )
 
     def _adversarial_gradient(self, E_t, s_t, params) -> torch.Tensor:
         Z = self._frl.module_.encode(torch.as_tensor(E_t, dtype=torch.float32))
@@ -358,8 +362,19 @@ class PoisonGenerator(BaseAttack):
         n_target = max(4, int(round(self.target_fraction * len(E))))
         target = rng.choice(len(E), size=min(n_target, len(E)), replace=False)
         s_codes = np.searchsorted(frl.sensitive_attributes_[0].classes, s0)
-        params = self._params()
-        g_adv = self._adversarial_gradient(E[target], s_codes[target], params)
+        # The field through the victim's training graph with exact
+        # derivatives: differentiating autograd's gradient through a
+        # gradient-reversal node again would flip the sign of the adversary
+        # terms' input derivatives (see skfrl.attacks._bound._Split).
+        from ._bound import _codes, _Graph, _Rows
+
+        probe = rng.choice(len(E), size=min(256, len(E)), replace=False)
+        y_codes, s_cat, s_cont = _codes(frl, y[probe], S.iloc[probe], "y")
+        graph = _Graph(frl, _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont))
+        mask = self._encoder_mask(graph.params)
+        g_adv = self._adversarial_gradient(E[target], s_codes[target], graph.params)
+        if mask is not None:
+            g_adv = g_adv[mask]
         space = self.feature_space_
         lower = torch.as_tensor(space.lower_, dtype=torch.float32)
         upper = torch.as_tensor(space.upper_, dtype=torch.float32)
@@ -376,7 +391,7 @@ class PoisonGenerator(BaseAttack):
                     candidates.append(np.where(y_p == labels[0], labels[-1], labels[0]))
                 for y_try in candidates:
                     loss, delta, hist = self._match(
-                        E[base], y_try, S_p, params, g_adv, lower, upper
+                        E[base], y_try, S_p, graph, mask, g_adv, lower, upper
                     )
                     self.history_.append(hist)
                     if self.verbose:
@@ -389,27 +404,22 @@ class PoisonGenerator(BaseAttack):
         self.crafting_time_ = time.perf_counter() - start
         return PoisonSet(E[base] + delta, base, y_p, S_p)
 
-    def _match(self, E_base, y_p, S_p, params, g_adv, lower, upper):
+    def _match(self, E_base, y_p, S_p, graph, mask, g_adv, lower, upper):
+        from ._bound import _codes, _Rows
+
         frl = self._frl
         base_t = torch.as_tensor(E_base, dtype=torch.float32)
         delta = torch.zeros_like(base_t, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=self.step_size)
-        y_t = torch.as_tensor(
-            np.searchsorted(getattr(frl, "classes_", np.unique(y_p)), y_p)
-        )
-        batch = self._batch(base_t, S_p)
+        rows = _Rows(base_t.numpy(), *_codes(frl, y_p, S_p, "poison labels"))
         g_norm = g_adv.norm()
         hist = []
         with _scratch_history(frl):
             for _ in range(self.n_steps):
                 optimizer.zero_grad()
-                batch["X"] = base_t + delta
-                out = frl.infer(batch)
-                loss = frl.get_loss(out, y_t, X=batch, training=True)
-                grads = torch.autograd.grad(
-                    loss, params, create_graph=True, allow_unused=True
-                )
-                g_p = _flat(grads, params)
+                g_p = graph.field(rows, E=base_t + delta, create_graph=True)
+                if mask is not None:
+                    g_p = g_p[mask]
                 cos = (g_p @ g_adv) / (g_p.norm() * g_norm + 1e-12)
                 objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
                 objective.backward()
