@@ -1,0 +1,13 @@
+"""Cross-validated robustness evaluation of models under poisoning attacks.
+
+:func:`cross_validate_robustness` runs every (fold, attack, budget) as a
+joblib work unit and returns a tidy DataFrame; :func:`summarize` condenses
+it per attack and budget; :func:`group_metric_frame` reports a classifier's
+metrics by sensitive group (a :class:`fairlearn.metrics.MetricFrame`) for
+clean and poisoned models side by side.
+"""
+
+from ._groups import group_metric_frame
+from ._robustness import cross_validate_robustness, summarize
+
+__all__ = ["cross_validate_robustness", "group_metric_frame", "summarize"]

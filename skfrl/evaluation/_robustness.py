@@ -1,0 +1,656 @@
+"""Cross-validated robustness of a model to poisoning attacks."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import numbers
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from joblib import effective_n_jobs
+from sklearn import config_context
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_consistent_length
+from threadpoolctl import threadpool_limits
+
+from ..utils import fit_with_sensitive, is_fair_representation
+
+__all__ = ["CLEAN", "cross_validate_robustness", "summarize"]
+
+#: Name of the unattacked reference in the ``attack`` column.
+CLEAN = "clean"
+
+#: Columns of the tidy result frame, in order.
+RESULT_COLUMNS = [
+    "attack",
+    "budget",
+    "fold",
+    "metric",
+    "value",
+    "fit_time",
+    "attack_time",
+    "n_poison",
+]
+
+
+# -- validation ---------------------------------------------------------------
+def _check_attacks(attacks) -> dict:
+    if attacks is None:
+        return {}
+    if isinstance(attacks, Mapping):
+        items = list(attacks.items())
+    elif isinstance(attacks, Iterable) and not isinstance(attacks, str | bytes):
+        items, seen = [], {}
+        for attack in attacks:
+            # Unnamed attacks are named after their class, numbered on repeats.
+            base = type(attack).__name__.lower()
+            seen[base] = seen.get(base, 0) + 1
+            name = base if seen[base] == 1 else f"{base}_{seen[base]}"
+            items.append((name, attack))
+    else:
+        raise TypeError(
+            "attacks must be a dict {name: attack} or a list of attacks, got "
+            f"{type(attacks).__name__}."
+        )
+    checked = {}
+    for name, attack in items:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"attacks: names must be non-empty str, got {name!r}.")
+        if name == CLEAN:
+            raise ValueError(
+                f"attacks: the name {CLEAN!r} is reserved for the unattacked "
+                "reference (budget 0); rename that attack."
+            )
+        if (
+            not hasattr(attack, "fit_resample")
+            or "budget" not in getattr(attack, "get_params", dict)()
+        ):
+            raise TypeError(
+                f"attacks[{name!r}] must be an skfrl attack (an estimator with a "
+                f"budget parameter and fit_resample), got {attack!r}."
+            )
+        checked[name] = attack
+    return checked
+
+
+def _check_budgets(budgets) -> list:
+    if isinstance(budgets, numbers.Number) or isinstance(budgets, str):
+        budgets = [budgets]
+    try:
+        budgets = list(budgets)
+    except TypeError:
+        raise TypeError(
+            f"budgets must be a list of numbers, got {type(budgets).__name__}."
+        ) from None
+    if not budgets:
+        raise ValueError("budgets must hold at least one budget (0 = clean).")
+    checked = []
+    for b in budgets:
+        if isinstance(b, bool) or not isinstance(b, numbers.Real):
+            raise TypeError(f"budgets must be numbers, got {b!r}.")
+        if isinstance(b, numbers.Integral):
+            b = int(b)
+            if b < 0:
+                raise ValueError(f"budgets: a poison count must be >= 0, got {b}.")
+        else:
+            b = float(b)
+            if not 0 <= b < 1:
+                raise ValueError(
+                    "budgets: a fraction of the training set must be in [0, 1), "
+                    f"got {b}; use an int for a number of poisons."
+                )
+        if b not in checked:
+            checked.append(b)
+    # Fractions and counts sort together by value; 0 (clean) comes first.
+    return sorted(checked, key=float)
+
+
+def _check_scoring(scoring) -> dict[str, Callable]:
+    if isinstance(scoring, str):
+        return {scoring: get_scorer(scoring)}
+    if callable(scoring):
+        return {"score": scoring}
+    if isinstance(scoring, Mapping):
+        items = list(scoring.items())
+    elif isinstance(scoring, list | tuple | set):
+        items = []
+        for name in scoring:
+            if not isinstance(name, str):
+                raise TypeError(
+                    "scoring: a list must hold scorer names (str); use a dict "
+                    f"{{name: scorer}} for callables, got {name!r}."
+                )
+            items.append((name, name))
+    else:
+        raise TypeError(
+            "scoring must be a scorer name, a callable, a list of names or a dict "
+            f"{{name: scorer}}, got {type(scoring).__name__}."
+        )
+    if not items:
+        raise ValueError("scoring must name at least one scorer.")
+    scorers = {}
+    for name, scorer in items:
+        if isinstance(scorer, str):
+            try:
+                scorer = get_scorer(scorer)
+            except ValueError as exc:
+                raise ValueError(f"scoring[{name!r}]: {exc}") from None
+        elif not callable(scorer):
+            raise TypeError(
+                f"scoring[{name!r}] must be a scorer name or a callable "
+                "scorer(estimator, X, y), got {scorer!r}."
+            )
+        scorers[str(name)] = scorer
+    return scorers
+
+
+def _wants_sensitive_features(scorer) -> bool:
+    """Whether ``scorer`` should receive the test fold's sensitive features.
+
+    Scorers that take part in metadata routing (skfrl's scorers, and
+    scikit-learn scorers after ``set_score_request(sensitive_features=True)``)
+    say so through their request; plain callables through a
+    ``sensitive_features`` parameter.
+    """
+    if hasattr(scorer, "get_metadata_routing"):
+        request = get_routing_for_object(scorer)
+        return bool(request.consumes(method="score", params={"sensitive_features"}))
+    try:
+        parameters = inspect.signature(scorer).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    return "sensitive_features" in parameters
+
+
+def _take(data, indices):
+    if isinstance(data, pd.DataFrame | pd.Series):
+        return data.iloc[indices]
+    return np.asarray(data)[indices]
+
+
+def _stratification_labels(y, s, n_splits: int):
+    """Joint (y, s) cells when every cell fills the folds, else y, else None."""
+    if type_of_target(y) not in ("binary", "multiclass"):
+        return None
+    y_str = pd.Series(np.asarray(y)).astype(str).to_numpy()
+    s_frame = pd.DataFrame(np.asarray(s).reshape(len(y_str), -1))
+    joint = y_str.astype(object)
+    if s_frame.shape[1] <= 3 and all(
+        s_frame[c].nunique() <= 10 for c in s_frame.columns
+    ):
+        for c in s_frame.columns:
+            joint = joint + "|" + s_frame[c].astype(str).to_numpy()
+        if pd.Series(joint).value_counts().min() >= n_splits:
+            return joint
+    if pd.Series(y_str).value_counts().min() >= n_splits:
+        return y_str
+    return None
+
+
+def _splits(cv, estimator, X, y, s, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+        if cv < 2:
+            raise ValueError(f"cv must be at least 2, got {cv}.")
+        labels = _stratification_labels(y, s, cv)
+        if labels is None:
+            splitter = KFold(cv, shuffle=True, random_state=seed)
+            return list(splitter.split(np.zeros(len(y))))
+        # Stratifying by (y, s) keeps every group in every test fold, which
+        # per-group and fairness metrics need.
+        splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(labels)), labels))
+    splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    return [
+        (np.asarray(train), np.asarray(test))
+        for train, test in splitter.split(X, y, groups=None)
+    ]
+
+
+# -- seeds ----------------------------------------------------------------------
+def _entropy(random_state) -> int:
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
+        if random_state < 0:
+            raise ValueError(f"random_state must be >= 0, got {random_state}.")
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    raise TypeError(
+        "random_state must be None, an int or a numpy RandomState, got "
+        f"{type(random_state).__name__}."
+    )
+
+
+def _tag(value) -> int:
+    # Names and budgets enter the seed by value, not by position, so adding
+    # an attack or a budget to the grid leaves the other units' seeds alone.
+    return zlib.crc32(repr(value).encode())
+
+
+def _seed(entropy: int, *key) -> int:
+    sequence = np.random.SeedSequence(entropy, spawn_key=tuple(key))
+    return int(sequence.generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _fill_random_state(estimator, seed: int, *, deep: bool = True):
+    """Give every unset ``random_state`` of ``estimator`` the seed ``seed``."""
+    params = estimator.get_params(deep=deep)
+    unset = {
+        key: seed
+        for key, value in params.items()
+        if (key == "random_state" or key.endswith("__random_state")) and value is None
+    }
+    if unset:
+        estimator.set_params(**unset)
+    return estimator
+
+
+# -- work unit ------------------------------------------------------------------
+@contextlib.contextmanager
+def _unit_context(seed: int):
+    """One thread and a seeded global NumPy RNG inside a work unit.
+
+    Parallelism is across units; one torch/BLAS thread per unit also makes
+    floating-point reductions, and so the results, the same whatever
+    ``n_jobs`` or back-end runs the unit. Code that draws from NumPy's
+    global RNG (e.g. a scorer with ``random_state=None``) gets a stream of
+    the unit's own; the caller's global state is restored afterwards.
+    """
+    torch = sys.modules.get("torch")
+    previous = torch.get_num_threads() if torch is not None else None
+    # The legacy global RNG on purpose: it is what random_state=None draws from.
+    rng_state = np.random.get_state()  # noqa: NPY002
+    np.random.seed(seed)  # noqa: NPY002
+    with threadpool_limits(limits=1):
+        if torch is not None:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(previous)
+            np.random.set_state(rng_state)  # noqa: NPY002
+
+
+def _victim(model):
+    """The part of ``model`` an attack crafts against: up to its FRL step.
+
+    A Pipeline that ends in a downstream classifier has no ``transform``;
+    its representation is the output of its last FRL step.
+    """
+    if hasattr(model, "transform") or not isinstance(model, Pipeline):
+        return model
+    for idx in range(len(model.steps) - 1, -1, -1):
+        if is_fair_representation(model.steps[idx][1]):
+            return model[: idx + 1]
+    return model
+
+
+def _score(scorer, estimator, X, y, s) -> float:
+    if _wants_sensitive_features(scorer):
+        # scikit-learn's own scorers only accept metadata with routing on.
+        with config_context(enable_metadata_routing=True):
+            return float(scorer(estimator, X, y, sensitive_features=s))
+    return float(scorer(estimator, X, y))
+
+
+def _evaluate_unit(
+    estimator,
+    attack,
+    X,
+    y,
+    s,
+    train,
+    test,
+    scorers,
+    *,
+    estimator_seed,
+    unit_seed,
+    return_estimator,
+):
+    with _unit_context(unit_seed):
+        X_train, y_train, s_train = _take(X, train), _take(y, train), _take(s, train)
+        model = _fill_random_state(clone(estimator), estimator_seed)
+        attack_time, n_poison = 0.0, 0
+        if attack is not None:
+            attack = _fill_random_state(clone(attack), unit_seed, deep=False)
+            if "victim" in attack.get_params(deep=False) and attack.victim is None:
+                # White-box: the attacker crafts against the evaluated model.
+                attack.set_params(victim=_victim(clone(model)))
+            start = time.perf_counter()
+            X_train, y_train, s_train = attack.fit_resample(
+                X_train, y_train, sensitive_features=s_train
+            )
+            attack_time = time.perf_counter() - start
+            n_poison = int(attack.n_poison_)
+        start = time.perf_counter()
+        fit_with_sensitive(model, X_train, y_train, s_train)
+        fit_time = time.perf_counter() - start
+        X_test, y_test, s_test = _take(X, test), _take(y, test), _take(s, test)
+        scores = {
+            name: _score(scorer, model, X_test, y_test, s_test)
+            for name, scorer in scorers.items()
+        }
+    return Bunch(
+        scores=scores,
+        fit_time=fit_time,
+        attack_time=attack_time,
+        n_poison=n_poison,
+        estimator=model if return_estimator else None,
+    )
+
+
+def _costly(attack) -> bool:
+    # Attacks that train a victim (ENG) take longest; dispatching them first
+    # keeps workers busy until the end.
+    return attack is not None and "victim" in attack.get_params(deep=False)
+
+
+def cross_validate_robustness(
+    estimator,
+    X,
+    y,
+    *,
+    sensitive_features,
+    attacks,
+    budgets,
+    scoring,
+    cv=5,
+    n_jobs: int | None = None,
+    random_state=None,
+    return_estimators: bool = False,
+    verbose: int = 0,
+):
+    """Cross-validate a model under poisoning attacks of several budgets.
+
+    For every fold of ``cv``, every attack and every budget, the attack
+    poisons the training part only (``fit_resample``), a clone of
+    ``estimator`` is fitted on the clean + poisoned rows, and every scorer
+    of ``scoring`` scores it on the clean test part. Budget 0 is the
+    unattacked reference: it is fitted once per fold and reported with
+    ``attack="clean"``.
+
+    Each (fold, attack, budget) is an independent work unit run through
+    :class:`joblib.Parallel`, so ``n_jobs`` parallelises on one machine and
+    a surrounding ``with joblib.parallel_backend("dask"):`` (or Ray's
+    back-end) distributes the units over a cluster. Inside a unit, torch and
+    BLAS run on one thread.
+
+    Results do not depend on ``n_jobs`` or the back-end: every unit gets its
+    seeds from ``random_state`` and its own (fold, attack name, budget)
+    through :class:`numpy.random.SeedSequence`, never from the order in which
+    workers run. Unset (``None``) ``random_state`` parameters of the
+    estimator (and of its steps) get one seed per fold, the same for every
+    attack and budget, so each attacked model differs from its fold's clean
+    model by the poisons, not by its initialisation; unset ``random_state``
+    of an attack gets a seed per (fold, attack, budget), and so does NumPy's
+    global RNG inside the unit (for code such as a scorer with
+    ``random_state=None``; the caller's global state is restored). Seeds set
+    by the caller are kept.
+
+    Scorers receive ``sensitive_features`` of the test fold when they
+    request it: skfrl's :func:`~skfrl.metrics.make_leakage_scorer` and
+    :func:`~skfrl.metrics.make_fairness_scorer` do by default, a
+    scikit-learn scorer does after ``set_score_request(sensitive_features=
+    True)`` (e.g. ``make_scorer(fairlearn.metrics.
+    demographic_parity_difference, greater_is_better=False)``), and a plain
+    callable does when it has a ``sensitive_features`` parameter.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    estimator : estimator or Pipeline
+        Unfitted model, e.g. ``Pipeline(preprocessor, FRL model,
+        classifier)``. It is fitted through
+        :func:`skfrl.utils.fit_with_sensitive`, so ``sensitive_features``
+        reaches every step whose ``fit`` takes it (with metadata routing
+        enabled, every step that requests it). Never modified.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+        Data. Never modified.
+    y : array-like of shape (n_samples,)
+        Labels.
+    sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes)
+        Protected attribute(s).
+    attacks : dict of str to attack, or list of attacks
+        Poisoning attacks (:mod:`skfrl.attacks`); a list is named after the
+        classes. Each is cloned and its ``budget`` set to each budget. An
+        attack with a ``victim`` parameter set to ``None`` (e.g.
+        ``PoisonGenerator(victim=None)``) attacks the fold's clone of
+        ``estimator`` (white-box); a victim given explicitly is kept (a
+        surrogate model of the attacker's).
+    budgets : list of float or int
+        Budgets: fractions of the training part in ``[0, 1)`` or numbers of
+        poisons. ``0`` adds the clean reference.
+    scoring : str, callable, list of str or dict of str to scorer
+        Scorers called as ``scorer(estimator, X_test, y_test)`` (plus
+        ``sensitive_features=`` when requested, see above); greater is
+        better by scikit-learn's convention, so skfrl's leakage scorers
+        report negated leakage.
+    cv : int, cross-validation splitter or iterable, default=5
+        An int gives shuffled K-fold, stratified by the joint (y, s) cells
+        when every cell has at least ``cv`` rows (else by y).
+    n_jobs : int or None, default=None
+        Work units run in parallel (joblib semantics: ``-1`` = all cores,
+        ``None`` = 1 unless inside a ``parallel_backend`` context), at most
+        one per unit.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the folds and of every unit; ``None`` draws fresh entropy.
+    return_estimators : bool, default=False
+        Also return the fitted estimators and the folds' test indices.
+    verbose : int, default=0
+        Show a progress bar of the work units (tqdm) when > 0.
+
+    Returns
+    -------
+    results : DataFrame
+        One row per (attack, budget, fold, metric) with the columns
+        ``attack`` (``"clean"`` for budget 0), ``budget``, ``fold``,
+        ``metric``, ``value``, ``fit_time`` (seconds to fit the estimator),
+        ``attack_time`` (seconds of ``fit_resample``) and ``n_poison``.
+        Summarise it with :func:`summarize`.
+    fitted : Bunch
+        Only with ``return_estimators=True``: ``estimators``, a dict
+        ``{(attack, budget, fold): fitted estimator}``, and ``test_indices``,
+        a list of each fold's test row positions.
+
+    See Also
+    --------
+    summarize : Mean, spread and change versus clean per attack and budget.
+    skfrl.attacks.PoisonedEstimator : Poison inside ``fit``, for
+        ``cross_validate`` and ``GridSearchCV``.
+
+    Examples
+    --------
+    >>> from skfrl.attacks import RandomPoisoning
+    >>> from skfrl.datasets import make_biased_classification
+    >>> from skfrl.evaluation import cross_validate_robustness, summarize
+    >>> from skfrl.metrics import make_leakage_scorer
+    >>> from skfrl.models import AdversarialFairRepresentation
+    >>> X, y, s = make_biased_classification(n_samples=200, random_state=0)
+    >>> results = cross_validate_robustness(
+    ...     AdversarialFairRepresentation(max_epochs=2),
+    ...     X, y, sensitive_features=s,
+    ...     attacks={"random": RandomPoisoning()},
+    ...     budgets=[0, 0.1],
+    ...     scoring={"accuracy": "accuracy", "leakage": make_leakage_scorer(cv=3)},
+    ...     cv=2, random_state=0)
+    >>> results[["attack", "budget", "fold", "metric"]].head(3)
+      attack  budget  fold    metric
+    0  clean     0.0     0  accuracy
+    1  clean     0.0     0   leakage
+    2  clean     0.0     1  accuracy
+    >>> summarize(results)[["attack", "budget", "metric", "n_folds"]]
+       attack  budget    metric  n_folds
+    0   clean     0.0  accuracy        2
+    1   clean     0.0   leakage        2
+    2  random     0.1  accuracy        2
+    3  random     0.1   leakage        2
+    """
+    if sensitive_features is None:
+        raise ValueError(
+            "sensitive_features is required: attacks and fairness scorers use it."
+        )
+    check_consistent_length(X, y, sensitive_features)
+    attacks = _check_attacks(attacks)
+    budgets = _check_budgets(budgets)
+    scorers = _check_scoring(scoring)
+    if not isinstance(verbose, numbers.Integral):
+        raise TypeError(f"verbose must be an int, got {verbose!r}.")
+    entropy = _entropy(random_state)
+    folds = _splits(cv, estimator, X, y, sensitive_features, _seed(entropy, 0))
+
+    units = []  # (attack name, budget, fold, attack object or None)
+    if 0 in budgets:
+        units += [(CLEAN, 0.0, k, None) for k in range(len(folds))]
+    for name, attack in attacks.items():
+        units += [
+            (name, b, k, clone(attack).set_params(budget=b))
+            for b in budgets
+            if b != 0
+            for k in range(len(folds))
+        ]
+    units.sort(key=lambda unit: not _costly(unit[3]))
+
+    jobs = (
+        delayed(_evaluate_unit)(
+            estimator,
+            attack,
+            X,
+            y,
+            sensitive_features,
+            folds[fold][0],
+            folds[fold][1],
+            scorers,
+            estimator_seed=_seed(entropy, 1, fold),
+            unit_seed=_seed(entropy, 2, fold, _tag(name), _tag(float(budget))),
+            return_estimator=return_estimators,
+        )
+        for name, budget, fold, attack in units
+    )
+    if n_jobs is not None and units:
+        # No more workers than units: each worker process imports torch.
+        n_jobs = min(effective_n_jobs(n_jobs), len(units))
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    outputs = parallel(jobs)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        outputs = tqdm(outputs, total=len(units), desc="robustness", unit="fit")
+    outputs = list(outputs)
+
+    order = {name: i for i, name in enumerate([CLEAN, *attacks])}
+    rows, estimators = [], {}
+    for (name, budget, fold, _), out in zip(units, outputs, strict=True):
+        for metric, value in out.scores.items():
+            rows.append(
+                (
+                    name,
+                    float(budget),
+                    fold,
+                    metric,
+                    value,
+                    out.fit_time,
+                    out.attack_time,
+                    out.n_poison,
+                )
+            )
+        if return_estimators:
+            estimators[(name, float(budget), fold)] = out.estimator
+    results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    metric_order = {m: i for i, m in enumerate(scorers)}
+    results = results.sort_values(
+        ["attack", "budget", "fold", "metric"],
+        key=lambda col: (
+            col.map(order)
+            if col.name == "attack"
+            else (col.map(metric_order) if col.name == "metric" else col)
+        ),
+        kind="stable",
+    ).reset_index(drop=True)
+    if return_estimators:
+        return results, Bunch(
+            estimators=estimators, test_indices=[test for _, test in folds]
+        )
+    return results
+
+
+def summarize(results: pd.DataFrame, *, reference: str = CLEAN) -> pd.DataFrame:
+    """Mean, spread and change versus the clean model per attack and budget.
+
+    The change is paired by fold: each fold's value minus the same fold's
+    clean value, averaged over folds, so the folds' own difficulty cancels
+    out.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    results : DataFrame
+        Output of :func:`cross_validate_robustness` (columns ``attack``,
+        ``budget``, ``fold``, ``metric``, ``value``).
+    reference : str, default="clean"
+        Attack name of the reference rows.
+
+    Returns
+    -------
+    summary : DataFrame
+        One row per (attack, budget, metric), in the order of ``results``,
+        with ``mean`` and ``sd`` (standard deviation over folds, ``ddof=1``),
+        ``n_folds``, ``change`` (mean paired difference from the reference;
+        0 for the reference itself, NaN without reference rows) and
+        ``change_sd``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfrl.evaluation import summarize
+    >>> results = pd.DataFrame({
+    ...     "attack": ["clean", "clean", "eng", "eng"],
+    ...     "budget": [0.0, 0.0, 0.1, 0.1],
+    ...     "fold": [0, 1, 0, 1],
+    ...     "metric": ["auc"] * 4,
+    ...     "value": [0.60, 0.64, 0.70, 0.72]})
+    >>> summarize(results)
+      attack  budget metric  mean     sd  n_folds  change  change_sd
+    0  clean     0.0    auc  0.62  0.028        2    0.00      0.000
+    1    eng     0.1    auc  0.71  0.014        2    0.09      0.014
+    """
+    missing = {"attack", "budget", "fold", "metric", "value"} - set(results.columns)
+    if missing:
+        raise ValueError(
+            f"results lacks the columns {sorted(missing)}; pass the frame "
+            "returned by cross_validate_robustness."
+        )
+    keys = ["attack", "budget", "metric"]
+    ref = results.loc[results["attack"] == reference, ["fold", "metric", "value"]]
+    ref = ref.drop_duplicates(["fold", "metric"]).rename(columns={"value": "_ref"})
+    frame = results[["attack", "budget", "fold", "metric", "value"]].merge(
+        ref, on=["fold", "metric"], how="left"
+    )
+    frame["_change"] = frame["value"] - frame["_ref"]
+    grouped = frame.groupby(keys, sort=False)
+    summary = grouped.agg(
+        mean=("value", "mean"),
+        sd=("value", "std"),
+        n_folds=("value", "size"),
+        change=("_change", "mean"),
+        change_sd=("_change", "std"),
+    ).reset_index()
+    return summary

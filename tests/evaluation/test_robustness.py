@@ -1,0 +1,285 @@
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from fairlearn.metrics import demographic_parity_difference
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import make_scorer
+from sklearn.pipeline import make_pipeline
+
+from skfrl.attacks import LabelFlipping, PoisonGenerator, RandomPoisoning
+from skfrl.datasets import make_biased_classification, make_preprocessor
+from skfrl.evaluation import cross_validate_robustness, summarize
+from skfrl.metrics import make_fairness_scorer, make_leakage_scorer
+from skfrl.models import CFair
+
+COLUMNS = ["attack", "budget", "fold", "metric", "value", "fit_time"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_biased_classification(n_samples=240, random_state=0, return_frame=True)
+
+
+class RowCounter(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class and remembers how many rows it was fit on."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.n_fit_ = len(X)
+        values, counts = np.unique(np.asarray(y), return_counts=True)
+        self.classes_ = values
+        self.majority_ = values[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.majority_)
+
+
+def n_fit(estimator, X, y):
+    return estimator.n_fit_
+
+
+def test_tidy_frame_with_clean_reference_once_per_fold(data):
+    X, y, s = data
+    results = cross_validate_robustness(
+        RowCounter(),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"random": RandomPoisoning(), "flip": LabelFlipping()},
+        budgets=[0.1, 0, 0.05],
+        scoring={"n_fit": n_fit, "accuracy": "accuracy"},
+        cv=3,
+        random_state=0,
+    )
+    assert list(results.columns[:6]) == COLUMNS
+    # 3 folds x (1 clean + 2 attacks x 2 budgets) x 2 metrics
+    assert len(results) == 3 * 5 * 2
+    clean = results[results["attack"] == "clean"]
+    assert set(clean["budget"]) == {0.0} and len(clean) == 3 * 2
+    assert (results.loc[results["attack"] != "clean", "budget"] > 0).all()
+    assert list(pd.unique(results["attack"])) == ["clean", "random", "flip"]
+    assert list(pd.unique(results["metric"])) == ["n_fit", "accuracy"]
+    # Only the training part (2/3 of 240 rows) is poisoned.
+    rows = results[results["metric"] == "n_fit"]
+    assert (rows["value"] == 160 + rows["n_poison"]).all()
+    assert set(rows.loc[rows["budget"] == 0.1, "n_poison"]) == {16}
+    assert (results["fit_time"] >= 0).all()
+
+
+def test_scorers_mix_sklearn_skfrl_and_fairlearn(data):
+    X, y, s = data
+    seen = []
+
+    def group_count(estimator, X, y, sensitive_features):
+        seen.append(np.asarray(sensitive_features))
+        return float(len(np.unique(sensitive_features)))
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        fairlearn_scorer = make_scorer(
+            demographic_parity_difference, greater_is_better=False
+        ).set_score_request(sensitive_features=True)
+    results = cross_validate_robustness(
+        make_pipeline(make_preprocessor(X), CFair(max_epochs=2), LogisticRegression()),
+        X,
+        y,
+        sensitive_features=s,
+        attacks=[RandomPoisoning()],
+        budgets=[0, 0.1],
+        scoring={
+            "accuracy": "accuracy",
+            "leakage": make_leakage_scorer(cv=3),
+            "dp": make_fairness_scorer(),
+            "dp_fairlearn": fairlearn_scorer,
+            "groups": group_count,
+        },
+        cv=2,
+        random_state=0,
+    )
+    assert list(pd.unique(results["attack"])) == ["clean", "randompoisoning"]
+    wide = results.pivot_table(index=["attack", "fold"], columns="metric")["value"]
+    assert wide["leakage"].between(-1, 0).all()
+    np.testing.assert_allclose(wide["dp"], wide["dp_fairlearn"])
+    assert (wide["groups"] == 2).all()
+    # Each call got the 120 clean test rows' sensitive features.
+    assert all(len(v) == 120 for v in seen)
+
+
+@pytest.mark.slow
+def test_same_numbers_for_n_jobs_1_and_2(data):
+    X, y, s = data
+    kwargs = dict(
+        sensitive_features=s,
+        attacks={"random": RandomPoisoning(), "flip": LabelFlipping()},
+        budgets=[0, 0.1],
+        scoring={"accuracy": "accuracy", "leakage": make_leakage_scorer(cv=3)},
+        cv=2,
+        random_state=3,
+    )
+    model = CFair(max_epochs=3)
+    sequential = cross_validate_robustness(model, X, y, n_jobs=1, **kwargs)
+    parallel = cross_validate_robustness(model, X, y, n_jobs=2, **kwargs)
+    cols = ["attack", "budget", "fold", "metric", "value", "n_poison"]
+    pd.testing.assert_frame_equal(sequential[cols], parallel[cols])
+
+
+def test_unit_seeds_do_not_depend_on_the_grid(data):
+    X, y, s = data
+    # The logistic regression's accuracy depends on the random poisons.
+    common = dict(sensitive_features=s, scoring={"accuracy": "accuracy"}, cv=2)
+    small = cross_validate_robustness(
+        LogisticRegression(),
+        X,
+        y,
+        attacks={"random": RandomPoisoning(noise_scale=3.0)},
+        budgets=[0.3],
+        random_state=7,
+        **common,
+    )
+    large = cross_validate_robustness(
+        LogisticRegression(),
+        X,
+        y,
+        attacks={
+            "flip": LabelFlipping(),
+            "random": RandomPoisoning(noise_scale=3.0),
+        },
+        budgets=[0, 0.05, 0.3],
+        random_state=7,
+        **common,
+    )
+    part = large[(large["attack"] == "random") & (large["budget"] == 0.3)]
+    np.testing.assert_array_equal(small["value"], part["value"])
+    assert "clean" not in set(small["attack"])
+    other_seed = cross_validate_robustness(
+        LogisticRegression(),
+        X,
+        y,
+        attacks={"random": RandomPoisoning(noise_scale=3.0)},
+        budgets=[0.3],
+        random_state=8,
+        **common,
+    )
+    assert not np.array_equal(small["value"], other_seed["value"])
+
+
+def test_eng_attacks_each_folds_model_and_caller_objects_stay_unchanged(data):
+    X, y, s = data
+    X_copy, s_copy = X.copy(), s.copy()
+    model = make_pipeline(
+        make_preprocessor(X), CFair(max_epochs=2), LogisticRegression()
+    )
+    eng = PoisonGenerator(None, n_steps=2, budget=0.3)
+    results, fitted = cross_validate_robustness(
+        model,
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"eng": eng},
+        budgets=[0, 0.05],
+        scoring="accuracy",
+        cv=2,
+        random_state=0,
+        return_estimators=True,
+    )
+    assert set(results["metric"]) == {"accuracy"}
+    assert set(results.loc[results["attack"] == "eng", "n_poison"]) == {6}
+    assert set(fitted.estimators) == {
+        (a, b, k) for a, b in [("clean", 0.0), ("eng", 0.05)] for k in (0, 1)
+    }
+    assert fitted.estimators[("eng", 0.05, 1)].predict(X).shape == (240,)
+    tests = np.sort(np.concatenate(fitted.test_indices))
+    np.testing.assert_array_equal(tests, np.arange(240))
+    # Nothing the caller passed was fitted or modified.
+    assert eng.victim is None and eng.budget == 0.3
+    assert not hasattr(model[-1], "coef_")
+    pd.testing.assert_frame_equal(X, X_copy)
+    pd.testing.assert_series_equal(s, s_copy)
+
+
+def test_folds_are_stratified_by_label_and_group(data):
+    X, y, s = data
+    _, fitted = cross_validate_robustness(
+        RowCounter(),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={},
+        budgets=[0],
+        scoring={"n_fit": n_fit},
+        cv=4,
+        random_state=0,
+        return_estimators=True,
+    )
+    cells = y.astype(str) + s.astype(str)
+    overall = cells.value_counts(normalize=True)
+    for test in fitted.test_indices:
+        share = cells.iloc[test].value_counts(normalize=True)
+        assert np.abs(share - overall).max() < 0.03
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(sensitive_features=None), ValueError, "sensitive_features"),
+        (dict(attacks={"clean": RandomPoisoning()}), ValueError, "reserved"),
+        (dict(attacks={"x": LogisticRegression()}), TypeError, "attacks"),
+        (dict(attacks="random"), TypeError, "attacks"),
+        (dict(budgets=[0, 1.5]), ValueError, "budgets"),
+        (dict(budgets=[-2]), ValueError, "budgets"),
+        (dict(budgets=["a"]), TypeError, "budgets"),
+        (dict(budgets=[]), ValueError, "budgets"),
+        (dict(scoring=3), TypeError, "scoring"),
+        (dict(scoring={"a": 3}), TypeError, "scoring"),
+        (dict(scoring="no_such_scorer"), ValueError, "no_such_scorer"),
+        (dict(cv=1), ValueError, "cv"),
+        (dict(random_state="x"), TypeError, "random_state"),
+    ],
+)
+def test_bad_arguments_name_the_parameter(data, kwargs, error, match):
+    X, y, s = data
+    params = dict(
+        sensitive_features=s,
+        attacks={"random": RandomPoisoning()},
+        budgets=[0, 0.1],
+        scoring="accuracy",
+        cv=2,
+    )
+    params.update(kwargs)
+    with pytest.raises(error, match=match):
+        cross_validate_robustness(RowCounter(), X, y, **params)
+
+
+def test_summarize_pairs_changes_by_fold():
+    results = pd.DataFrame(
+        {
+            "attack": ["clean", "clean", "eng", "eng", "eng", "eng"],
+            "budget": [0.0, 0.0, 0.1, 0.1, 0.2, 0.2],
+            "fold": [0, 1, 0, 1, 0, 1],
+            "metric": ["auc"] * 6,
+            "value": [0.5, 0.7, 0.6, 0.8, 0.9, 0.7],
+        }
+    )
+    summary = summarize(results)
+    assert list(summary.columns) == [
+        "attack",
+        "budget",
+        "metric",
+        "mean",
+        "sd",
+        "n_folds",
+        "change",
+        "change_sd",
+    ]
+    eng = summary[summary["attack"] == "eng"].set_index("budget")
+    np.testing.assert_allclose(eng["change"], [0.1, 0.2])
+    np.testing.assert_allclose(eng["change_sd"], [0.0, np.sqrt(0.08)], atol=1e-12)
+    assert summary.loc[0, "change"] == 0
+    no_ref = summarize(results[results["attack"] == "eng"])
+    assert no_ref["change"].isna().all()
+    with pytest.raises(ValueError, match="columns"):
+        summarize(results.drop(columns="fold"))
