@@ -24,6 +24,7 @@ from skorch.callbacks import (
 from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator
 
+from .nn import grouped_dro_loss
 from .utils import check_sensitive_features
 from .utils._sklearn_compat import Interval, validate_parameter_constraints
 
@@ -470,6 +471,34 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             # A refit without sensitive features has no adversary to step.
             del self.optimizer_adv_
         return self
+
+    def _group_mean(self, per_sample, y, X) -> torch.Tensor:
+        """Mean of ``per_sample``, or its KL-DRO reweighting over groups.
+
+        Used by models with a ``group_weighting`` parameter; ``y`` holds
+        the batch's label codes (repeated like ``per_sample`` when several
+        heads score the same batch).
+        """
+        if getattr(self, "group_weighting", None) != "dro" or y is None:
+            return per_sample.mean()
+        groups = y
+        if self.dro_groups == "label_sensitive":
+            s_cat = X.get("s_cat") if isinstance(X, dict) else None
+            if s_cat is None:
+                raise ValueError(
+                    "dro_groups='label_sensitive' needs a categorical sensitive "
+                    "attribute; fit with sensitive_features or use "
+                    "dro_groups='label'."
+                )
+            s0 = s_cat[:, 0].to(y.device)
+            s0 = s0.repeat(len(y) // len(s0))
+            n_groups = next(
+                a.n_classes
+                for a in self.sensitive_attributes_
+                if a.kind == "categorical"
+            )
+            groups = y * n_groups + s0
+        return grouped_dro_loss(per_sample, groups, float(self.dro_radius))
 
     # -- data preparation ---------------------------------------------------
     _is_classifier_net = False

@@ -18,6 +18,7 @@ ESTIMATORS = [
     ),
     CFair(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     CFair(mode="eo", max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
+    CFair(group_weighting="dro", max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     LearnedFairRepresentation(max_epochs=30, batch_size=64, random_state=0),
     ICVAE(max_epochs=30, batch_size=64, lr=1e-2, random_state=0),
     ICVAE(supervised=False, max_epochs=30, batch_size=64, lr=1e-2, random_state=0),

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from .._base import BaseFairNet, FairClassifierMixin, _as_list
 from ..nn import MLP, ParallelMLP, grad_reverse
-from ..utils._sklearn_compat import Interval
+from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["AdversarialFairRepresentation"]
 
@@ -160,6 +160,19 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         Torch device.
     verbose : int, default=0
         Progress bar and epoch log when > 0.
+    group_weighting : {None, "dro"}, default=None
+        ``"dro"``: weigh the task loss and the adversaries' losses over the
+        groups of ``dro_groups`` by their worst case within a KL ball of
+        radius ``dro_radius`` around uniform (FAAL-style distributionally
+        robust training; closed-form Gibbs weights, temperature found by
+        bisection, see :func:`skfrl.nn.kl_dro_weights`). ``None``: plain
+        means.
+    dro_radius : float, default=0.1
+        KL radius ``rho`` of ``group_weighting="dro"``.
+    dro_groups : {"label", "label_sensitive"}, default="label"
+        Groups of the DRO weights: the classes of ``y``, or the cells
+        (class of ``y``) x (group of the first, categorical sensitive
+        attribute).
     random_state : int, RandomState instance or None, default=None
         Seed for initialisation, shuffling and dropout.
     **kwargs : dict
@@ -223,6 +236,9 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
         "adversary_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "sensitive_kinds": [str, list, dict, None],
+        "group_weighting": [StrOptions({"dro"}), None],
+        "dro_radius": [Interval(numbers.Real, 0, None, closed="left")],
+        "dro_groups": [StrOptions({"label", "label_sensitive"})],
     }
 
     def __init__(
@@ -245,6 +261,9 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         n_iter_no_change=5,
         device="cpu",
         verbose=0,
+        group_weighting=None,
+        dro_radius=0.1,
+        dro_groups="label",
         random_state=None,
         **kwargs,
     ):
@@ -267,6 +286,9 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.verbose = verbose
+        self.group_weighting = group_weighting
+        self.dro_radius = dro_radius
+        self.dro_groups = dro_groups
         self.random_state = random_state
 
     def initialize_module(self):
@@ -318,30 +340,53 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         The adversaries minimise their loss; the reversal layer makes the
         encoder maximise it, scaled by ``lambda_adv``.
         """
-        task = F.cross_entropy(y_pred["logits"], y_true.to(self.device))
-        adv_total = self._adversary_loss(y_pred["adv"], X)
+        y_true = y_true.to(self.device)
+        task = self._group_mean(
+            F.cross_entropy(y_pred["logits"], y_true, reduction="none"), y_true, X
+        )
+        adv_total = self._adversary_loss(y_pred["adv"], X, y_true)
         self.history.record_batch("task_loss", task.item())
         self.history.record_batch("adv_loss", adv_total.item())
         return task + adv_total
 
-    def _adversary_loss(self, adv_outputs, X):
-        """Sum over attributes of the adversaries' losses, averaged over heads."""
+    def _adversary_loss(self, adv_outputs, X, y=None):
+        """Sum over attributes of the adversaries' losses, averaged over heads.
+
+        With ``group_weighting="dro"`` and labels ``y``, each loss is
+        reweighted over the DRO groups instead of averaged.
+        """
         adv_total = torch.zeros((), device=self.device)
         i_cat = i_cont = 0
         for out, kind in zip(adv_outputs, self._adv_kinds, strict=True):
             # out: (n_heads, batch, n_out); average the loss over heads.
+            y_rep = None if y is None else y.repeat(out.shape[0])
             if kind == "categorical":
                 target = X["s_cat"][:, i_cat].to(self.device)
                 logits = out.reshape(-1, out.shape[-1])
-                loss = F.cross_entropy(
-                    logits,
-                    target.repeat(out.shape[0]),
-                    weight=self._adv_class_weights[i_cat],
-                )
+                weight = self._adv_class_weights[i_cat]
+                if self.group_weighting == "dro" and y is not None:
+                    per_sample = F.cross_entropy(
+                        logits,
+                        target.repeat(out.shape[0]),
+                        weight=weight,
+                        reduction="none",
+                    )
+                    # Normalised like cross_entropy's weighted mean.
+                    per_sample = per_sample / weight[target].mean()
+                    loss = self._group_mean(per_sample, y_rep, X)
+                else:
+                    loss = F.cross_entropy(
+                        logits, target.repeat(out.shape[0]), weight=weight
+                    )
                 i_cat += 1
             else:
                 target = X["s_cont"][:, i_cont].to(self.device)
-                loss = F.mse_loss(out.squeeze(-1), target.expand(out.shape[0], -1))
+                per_sample = (
+                    (out.squeeze(-1) - target.expand(out.shape[0], -1))
+                    .pow(2)
+                    .reshape(-1)
+                )
+                loss = self._group_mean(per_sample, y_rep, X)
                 i_cont += 1
             adv_total = adv_total + loss
         return adv_total
@@ -360,7 +405,9 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
             adversary_catch_up(
                 self.optimizer_adv_,
                 lambda: self._adversary_loss(
-                    [head(z) for head in self.module_.adversaries], Xi
+                    [head(z) for head in self.module_.adversaries],
+                    Xi,
+                    batch[1].to(self.device),
                 ),
                 self.adversary_steps - 1,
             )

@@ -156,6 +156,19 @@ class CFair(FairClassifierMixin, BaseFairNet):
         Torch device.
     verbose : int, default=0
         Progress bar and epoch log when > 0.
+    group_weighting : {None, "dro"}, default=None
+        ``"dro"``: weigh the task loss and the adversaries' losses over the
+        groups of ``dro_groups`` by their worst case within a KL ball of
+        radius ``dro_radius`` around uniform (FAAL-style distributionally
+        robust training; closed-form Gibbs weights, temperature found by
+        bisection, see :func:`skfrl.nn.kl_dro_weights`). ``None``: plain
+        means.
+    dro_radius : float, default=0.1
+        KL radius ``rho`` of ``group_weighting="dro"``.
+    dro_groups : {"label", "label_sensitive"}, default="label"
+        Groups of the DRO weights: the classes of ``y``, or the cells
+        (class of ``y``) x (group of the first, categorical sensitive
+        attribute).
     random_state : int, RandomState instance or None, default=None
         Seed for initialisation and shuffling.
     **kwargs : dict
@@ -235,6 +248,9 @@ class CFair(FairClassifierMixin, BaseFairNet):
         "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
+        "group_weighting": [StrOptions({"dro"}), None],
+        "dro_radius": [Interval(numbers.Real, 0, None, closed="left")],
+        "dro_groups": [StrOptions({"label", "label_sensitive"})],
     }
 
     def __init__(
@@ -255,6 +271,9 @@ class CFair(FairClassifierMixin, BaseFairNet):
         n_iter_no_change=5,
         device="cpu",
         verbose=0,
+        group_weighting=None,
+        dro_radius=0.1,
+        dro_groups="label",
         random_state=None,
         **kwargs,
     ):
@@ -275,6 +294,9 @@ class CFair(FairClassifierMixin, BaseFairNet):
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.verbose = verbose
+        self.group_weighting = group_weighting
+        self.dro_radius = dro_radius
+        self.dro_groups = dro_groups
         self.random_state = random_state
 
     def _check_params(self) -> None:
@@ -382,6 +404,10 @@ class CFair(FairClassifierMixin, BaseFairNet):
         logits = adv_out[y, torch.arange(len(y), device=y.device)]
         per_sample = F.cross_entropy(logits, s, reduction="none")
         w = self._adv_weights_t[y, s]
+        if self.group_weighting == "dro":
+            # Weighted per-sample losses, normalised like the weighted mean,
+            # then KL-DRO over the groups instead of the mean over classes.
+            return self._group_mean(w * per_sample / w.mean(), y, {"s_cat": s[:, None]})
         n_classes = adv_out.shape[0]
         num = torch.zeros(n_classes, device=y.device).index_add(0, y, w * per_sample)
         den = torch.zeros(n_classes, device=y.device).index_add(0, y, w)
@@ -391,7 +417,17 @@ class CFair(FairClassifierMixin, BaseFairNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted task cross-entropy plus ``mu`` times the adversaries' loss."""
         y_true = y_true.to(self.device)
-        task = F.cross_entropy(y_pred["logits"], y_true, weight=self._class_weights_t)
+        if self.group_weighting == "dro":
+            # Per-group means replace the class weights: uniform over the
+            # classes at radius 0 (what mode="balanced" weighs), worst-case
+            # within the KL ball above it.
+            task = self._group_mean(
+                F.cross_entropy(y_pred["logits"], y_true, reduction="none"), y_true, X
+            )
+        else:
+            task = F.cross_entropy(
+                y_pred["logits"], y_true, weight=self._class_weights_t
+            )
         self.history.record_batch("task_loss", task.item())
         if y_pred["adv"] is None:
             return task

@@ -1,5 +1,6 @@
 """Plain PyTorch building blocks used by skfrl's models."""
 
+from ._dro import grouped_dro_loss, kl_dro_weights
 from ._layers import MLP, GradientReversal, ParallelMLP, grad_reverse
 from ._vae import (
     RFFMMD,
@@ -20,6 +21,8 @@ __all__ = [
     "ParallelMLP",
     "gaussian_kl_standard",
     "grad_reverse",
+    "grouped_dro_loss",
+    "kl_dro_weights",
     "pairwise_gaussian_kl",
     "reparameterize",
     "rff_mmd",
