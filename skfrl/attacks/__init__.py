@@ -1,5 +1,6 @@
 """Poisoning attacks against fair representation learning."""
 
+from ._backdoor import DirtyLabelBackdoor
 from ._base import BaseAttack
 from ._baselines import AnchorAttack, LabelFlipping, RandomPoisoning
 from ._bound import PoisonCountBound, min_poison_count
@@ -10,6 +11,7 @@ from ._poisoned import PoisonedEstimator
 __all__ = [
     "AnchorAttack",
     "BaseAttack",
+    "DirtyLabelBackdoor",
     "FeatureSpace",
     "LabelFlipping",
     "PoisonCountBound",

@@ -11,9 +11,23 @@ from ._leakage import (
     mutual_information_lower_bound,
     representation_leakage,
 )
+from ._robustness import (
+    PoisonAmplification,
+    attack_success_rate,
+    minority_removal_rate,
+    poison_amplification,
+    sanitizer_precision_recall,
+    worst_group_accuracy,
+)
 from ._scorers import make_fairness_scorer, make_leakage_scorer
 
 __all__ = [
+    "PoisonAmplification",
+    "attack_success_rate",
+    "minority_removal_rate",
+    "poison_amplification",
+    "sanitizer_precision_recall",
+    "worst_group_accuracy",
     "balanced_error_rate",
     "fld_score",
     "make_fairness_scorer",

@@ -1,6 +1,12 @@
 """skfrl's domain checks over every attack."""
 
-from skfrl.attacks import AnchorAttack, LabelFlipping, PoisonGenerator, RandomPoisoning
+from skfrl.attacks import (
+    AnchorAttack,
+    DirtyLabelBackdoor,
+    LabelFlipping,
+    PoisonGenerator,
+    RandomPoisoning,
+)
 from skfrl.models import AdversarialFairRepresentation
 from skfrl.utils.estimator_checks import parametrize_with_attack_checks
 
@@ -16,6 +22,7 @@ ATTACKS = [
         n_steps=3,
         random_state=0,
     ),
+    DirtyLabelBackdoor(random_state=0),
 ]
 
 

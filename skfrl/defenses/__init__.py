@@ -1,0 +1,23 @@
+"""Defenses against poisoning: sanitisers and group-robust reweighting.
+
+Sanitisers score every training row and remove the most suspicious ones
+(``fit_resample(X, y, *, sensitive_features) -> (X_kept, y_kept, s_kept)``,
+with ``removed_mask_``); :class:`JTTReweighter` up-weights the rows a quick
+model gets wrong (Just Train Twice).
+"""
+
+from ._base import BaseSanitizer
+from ._gradient import GradientFilter
+from ._jtt import JTTReweighter
+from ._knn import KNNConsistencyFilter
+from ._loss import LossFilter
+from ._spectral import SpectralSignatureFilter
+
+__all__ = [
+    "BaseSanitizer",
+    "GradientFilter",
+    "JTTReweighter",
+    "KNNConsistencyFilter",
+    "LossFilter",
+    "SpectralSignatureFilter",
+]
