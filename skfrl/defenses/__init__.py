@@ -3,9 +3,12 @@
 Sanitisers score every training row and remove the most suspicious ones
 (``fit_resample(X, y, *, sensitive_features) -> (X_kept, y_kept, s_kept)``,
 with ``removed_mask_``); :class:`JTTReweighter` up-weights the rows a quick
-model gets wrong (Just Train Twice).
+model gets wrong (Just Train Twice); :class:`RobustMLPClassifier` is a
+downstream classifier trained adversarially (PGD or a learned attacker),
+optionally with KL-DRO over classes.
 """
 
+from ._adversarial_training import RobustMLPClassifier, robust_accuracy
 from ._base import BaseSanitizer
 from ._gradient import GradientFilter
 from ._jtt import JTTReweighter
@@ -19,5 +22,7 @@ __all__ = [
     "JTTReweighter",
     "KNNConsistencyFilter",
     "LossFilter",
+    "RobustMLPClassifier",
     "SpectralSignatureFilter",
+    "robust_accuracy",
 ]
