@@ -65,9 +65,7 @@ def make_attacks(budget):
         "RAA": AnchorAttack("random", budget=budget, random_state=0),
         "NRAA": AnchorAttack("non_random", budget=budget, random_state=0),
         "random": RandomPoisoning(budget=budget, random_state=0),
-        "label flip": LabelFlipping(
-            budget=budget, flip_sensitive=True, random_state=0
-        ),
+        "label flip": LabelFlipping(budget=budget, flip_sensitive=True, random_state=0),
     }
 
 
