@@ -81,7 +81,32 @@ DEFAULTS = {
     "n_jobs": -1,
     "random_state": 0,
     "out": "report",
+    "defense": "none",
 }
+
+# Sanitisers of skfrl.defenses offered by --defense, with what they do.
+_DEFENSES = {
+    "none": "no sanitiser",
+    "knn": "k-NN label consistency filter (removes 5 % of the training rows)",
+    "loss": "cross-validated loss filter (removes 5 % of the training rows)",
+    "spectral": "spectral-signature filter on a fair representation (removes 5 %)",
+}
+
+
+def _make_defense(name: str):
+    from . import defenses
+
+    if name not in _DEFENSES:
+        raise ValueError(
+            f"--defense must be one of {', '.join(_DEFENSES)}; got {name!r}"
+        )
+    if name == "none":
+        return None
+    if name == "knn":
+        return defenses.KNNConsistencyFilter(contamination=0.05)
+    if name == "loss":
+        return defenses.LossFilter(contamination=0.05)
+    return defenses.SpectralSignatureFilter(contamination=0.05)
 
 
 # -- data -----------------------------------------------------------------------
@@ -309,6 +334,7 @@ def run_audit(
     n_jobs: int | None = DEFAULTS["n_jobs"],
     random_state: int = DEFAULTS["random_state"],
     progress: bool = False,
+    defense: str = DEFAULTS["defense"],
 ):
     """Cross-validate a fair representation under poisoning attacks.
 
@@ -352,6 +378,9 @@ def run_audit(
         Seed of the subsample, the folds, the models and the attacks.
     progress : bool, default=False
         Show a progress bar.
+    defense : {"none", "knn", "loss", "spectral"}, default="none"
+        Sanitiser of :mod:`skfrl.defenses` applied to every training part
+        after poisoning (the clean reference included).
 
     Returns
     -------
@@ -376,6 +405,7 @@ def run_audit(
 
     if model not in _MODELS:
         raise ValueError(f"--model must be one of {', '.join(_MODELS)}; got {model!r}")
+    sanitiser = _make_defense(defense)
     attack_names = _parse_attacks(attacks) if isinstance(attacks, str) else attacks
     budget_list = _parse_budgets(budgets) if isinstance(budgets, str) else budgets
     if 0 not in budget_list:
@@ -420,6 +450,7 @@ def run_audit(
         random_state=random_state,
         return_estimators=True,
         verbose=int(progress),
+        defense=sanitiser,
     )
     # Report raw metrics (e.g. probe AUC), not scikit-learn's negated scores.
     signs = {name: getattr(sc, "sign", 1) for name, sc in scorers.items()}
@@ -434,6 +465,7 @@ def run_audit(
         "n_components": n_components,
         "n_jobs": n_jobs,
         "random_state": random_state,
+        "defense": defense,
     }
     context = {"X": X, "y": y, "s": s, "data": info, "settings": settings}
     return results, fitted, context
@@ -580,6 +612,8 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
             f"model: `{settings['model']}`, {settings['max_epochs']} epochs, "
             f"{settings['n_components']}-dimensional representation, seed "
             f"{settings['random_state']}",
+            f"defense: `{settings.get('defense', 'none')}`: "
+            + _DEFENSES.get(settings.get("defense", "none"), ""),
             f"run time: {elapsed:.0f} s",
         ]
     )
@@ -792,6 +826,13 @@ def _build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--out", default=DEFAULTS["out"], help="report folder (default: %(default)s)"
     )
+    audit.add_argument(
+        "--defense",
+        default=DEFAULTS["defense"],
+        choices=list(_DEFENSES),
+        help="sanitiser applied to every training part after poisoning "
+        "(default: %(default)s)",
+    )
     audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -845,6 +886,7 @@ def main(argv: list[str] | None = None) -> int:
             n_jobs=args.n_jobs,
             random_state=args.random_state,
             progress=not args.quiet,
+            defense=args.defense,
         )
         elapsed = time.perf_counter() - start
         path = write_report(*output, args.out, elapsed=elapsed, argv=argv)

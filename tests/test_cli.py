@@ -123,6 +123,7 @@ def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):
         (["--data", "x.csv"], "--target"),
         (["--data", "missing.csv", "--target", "y", "--sensitive", "s"], "no such"),
         (["--no-such-option"], "unrecognized"),
+        (["--defense", "firewall"], "--defense"),
     ],
 )
 def test_bad_options_are_one_line_errors(options, message, capsys):
@@ -157,3 +158,23 @@ def test_console_script_help():
         check=True,
     )
     assert "--dataset" in result.stdout and "--budgets" in result.stdout
+
+
+def test_audit_with_a_defense_reports_removed_rows(tmp_path):
+    results, _, context = run_audit(
+        "german",
+        sensitive="sex",
+        attacks="label_flip",
+        budgets="0,0.1",
+        cv=2,
+        max_samples=300,
+        max_epochs=2,
+        n_jobs=1,
+        defense="loss",
+    )
+    assert context["settings"]["defense"] == "loss"
+    # 5 % of each 150-row training part (plus its poisons) is removed.
+    assert (results.loc[results["attack"] == "clean", "n_removed"] == 8).all()
+    flipped = results[results["attack"] == "label_flip"]
+    assert (flipped["n_removed"] == 8).all() and (flipped["n_poison"] == 15).all()
+    assert (flipped["n_poison_removed"] > 0).all()

@@ -42,6 +42,8 @@ RESULT_COLUMNS = [
     "fit_time",
     "attack_time",
     "n_poison",
+    "n_removed",
+    "n_poison_removed",
 ]
 
 
@@ -322,6 +324,7 @@ def _evaluate_unit(
     estimator_seed,
     unit_seed,
     return_estimator,
+    defense=None,
 ):
     with _unit_context(unit_seed):
         X_train, y_train, s_train = _take(X, train), _take(y, train), _take(s, train)
@@ -338,6 +341,23 @@ def _evaluate_unit(
             )
             attack_time = time.perf_counter() - start
             n_poison = int(attack.n_poison_)
+        n_removed = n_poison_removed = 0
+        if defense is not None:
+            # The defender sanitises the (possibly poisoned) training part,
+            # clean folds included, so the clean reference is defended too.
+            n_rows = len(X_train)
+            defense = _fill_random_state(clone(defense), unit_seed, deep=False)
+            X_train, y_train, s_kept = defense.fit_resample(
+                X_train, y_train, sensitive_features=s_train
+            )
+            removed = np.asarray(defense.removed_mask_, dtype=bool)
+            if s_kept is None:
+                s_kept = _take(s_train, np.flatnonzero(~removed))
+            s_train = s_kept
+            n_removed = int(removed.sum())
+            # Attacks append their poisons after the original rows.
+            if n_poison:
+                n_poison_removed = int(removed[n_rows - n_poison :].sum())
         start = time.perf_counter()
         fit_with_sensitive(model, X_train, y_train, s_train)
         fit_time = time.perf_counter() - start
@@ -351,6 +371,8 @@ def _evaluate_unit(
         fit_time=fit_time,
         attack_time=attack_time,
         n_poison=n_poison,
+        n_removed=n_removed,
+        n_poison_removed=n_poison_removed,
         estimator=model if return_estimator else None,
     )
 
@@ -375,6 +397,7 @@ def cross_validate_robustness(
     random_state=None,
     return_estimators: bool = False,
     verbose: int = 0,
+    defense=None,
 ):
     """Cross-validate a model under poisoning attacks of several budgets.
 
@@ -456,6 +479,12 @@ def cross_validate_robustness(
         Also return the fitted estimators and the folds' test indices.
     verbose : int, default=0
         Show a progress bar of the work units (tqdm) when > 0.
+    defense : sanitiser or None, default=None
+        A sanitiser of :mod:`skfrl.defenses` (an object with
+        ``fit_resample(X, y, *, sensitive_features)`` and ``removed_mask_``),
+        cloned and applied to every unit's training part after poisoning and
+        before fitting, the clean reference included; ``n_removed`` and
+        ``n_poison_removed`` in the results count the rows it removed.
 
     Returns
     -------
@@ -463,7 +492,9 @@ def cross_validate_robustness(
         One row per (attack, budget, fold, metric) with the columns
         ``attack`` (``"clean"`` for budget 0), ``budget``, ``fold``,
         ``metric``, ``value``, ``fit_time`` (seconds to fit the estimator),
-        ``attack_time`` (seconds of ``fit_resample``) and ``n_poison``.
+        ``attack_time`` (seconds of ``fit_resample``), ``n_poison``, and
+        ``n_removed`` / ``n_poison_removed`` (rows the ``defense`` removed,
+        and how many of them were poisons; 0 without a defense).
         Summarise it with :func:`summarize`.
     fitted : Bunch
         Only with ``return_estimators=True``: ``estimators``, a dict
@@ -513,6 +544,13 @@ def cross_validate_robustness(
     scorers = _check_scoring(scoring)
     if not isinstance(verbose, numbers.Integral):
         raise TypeError(f"verbose must be an int, got {verbose!r}.")
+    if defense is not None and not (
+        hasattr(defense, "fit_resample") and hasattr(defense, "get_params")
+    ):
+        raise TypeError(
+            "defense must be a sanitiser of skfrl.defenses (an estimator with "
+            f"fit_resample), got {type(defense).__name__}."
+        )
     entropy = _entropy(random_state)
     folds = _splits(cv, estimator, X, y, sensitive_features, _seed(entropy, 0))
 
@@ -541,6 +579,7 @@ def cross_validate_robustness(
             estimator_seed=_seed(entropy, 1, fold),
             unit_seed=_seed(entropy, 2, fold, _tag(name), _tag(float(budget))),
             return_estimator=return_estimators,
+            defense=defense,
         )
         for name, budget, fold, attack in units
     )
@@ -569,6 +608,8 @@ def cross_validate_robustness(
                     out.fit_time,
                     out.attack_time,
                     out.n_poison,
+                    out.n_removed,
+                    out.n_poison_removed,
                 )
             )
         if return_estimators:

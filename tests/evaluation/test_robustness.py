@@ -283,3 +283,55 @@ def test_summarize_pairs_changes_by_fold():
     assert no_ref["change"].isna().all()
     with pytest.raises(ValueError, match="columns"):
         summarize(results.drop(columns="fold"))
+
+
+def test_defense_sanitises_every_training_part_and_counts_poisons(data):
+    from skfrl.defenses import LossFilter
+
+    X, y, s = data
+    results = cross_validate_robustness(
+        RowCounter(),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"flip": LabelFlipping()},
+        budgets=[0, 0.1],
+        scoring={"n_fit": n_fit},
+        cv=3,
+        random_state=0,
+        defense=LossFilter(contamination=0.1),
+    )
+    # The clean reference is sanitised too: 10 % of 160 rows go.
+    clean = results[results["attack"] == "clean"]
+    assert (clean["n_removed"] == 16).all() and (clean["n_poison_removed"] == 0).all()
+    assert (clean["value"] == 160 - 16).all()
+    flip = results[results["attack"] == "flip"]
+    assert (flip["n_removed"] == 18).all()  # 10 % of 160 + 16 poisons
+    assert (flip["value"] == 176 - 18).all()
+    # Flipped labels are what a loss filter finds: most poisons are removed.
+    assert flip["n_poison_removed"].mean() > 8
+    assert (flip["n_poison_removed"] <= flip["n_poison"]).all()
+    undefended = cross_validate_robustness(
+        RowCounter(),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"flip": LabelFlipping()},
+        budgets=[0.1],
+        scoring={"n_fit": n_fit},
+        cv=3,
+        random_state=0,
+    )
+    assert (undefended["n_removed"] == 0).all()
+    with pytest.raises(TypeError, match="defense"):
+        cross_validate_robustness(
+            RowCounter(),
+            X,
+            y,
+            sensitive_features=s,
+            attacks={"flip": LabelFlipping()},
+            budgets=[0.1],
+            scoring={"n_fit": n_fit},
+            cv=3,
+            defense=LogisticRegression(),
+        )
