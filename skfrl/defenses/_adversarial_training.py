@@ -224,9 +224,9 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
         Number of features seen in :meth:`fit`.
     feature_names_in_ : ndarray of str
         Column names, when ``X`` was a DataFrame with string column names.
-    mutable_ : ndarray of bool of shape (n_features_in_,)
+    mutable_ : ndarray of bool of shape (n_features_in,)
         The mutable columns.
-    mean_, scale_ : ndarray of shape (n_features_in_,)
+    mean_, scale_ : ndarray of shape (n_features_in,)
         The standardisation (0 and 1 when ``standardize=False``).
     module_ : torch.nn.Module
         The fitted classifier network (on standardised inputs, giving
