@@ -321,7 +321,9 @@ def minority_removal_rate(
     if per_group:
         return rates.rename("removal_rate")
     sizes = grouped.size()
-    return float(rates.loc[sizes.idxmin()])
+    # Positional: with several attributes the group labels are tuples, which
+    # .loc would read as a multi-axis indexer.
+    return float(rates.iloc[int(np.argmin(sizes.to_numpy()))])
 
 
 def sanitizer_precision_recall(

@@ -115,3 +115,14 @@ def test_sanitizer_precision_recall():
     assert p == 0.0 and math.isnan(r)
     with pytest.raises(ValueError, match="poison_mask"):
         sanitizer_precision_recall(removed, poison[:3])
+
+
+def test_minority_removal_rate_with_several_attributes():
+    removed = np.array([True, False, False, False, True, False, False])
+    S = pd.DataFrame(
+        {"sex": ["f", "f", "m", "m", "m", "m", "m"], "race": list("aabbbbb")}
+    )
+    # Joint groups (f, a) with 2 rows and (m, b) with 5: the smaller loses 1/2.
+    assert minority_removal_rate(removed, S) == 0.5
+    per_group = minority_removal_rate(removed, S, per_group=True)
+    assert len(per_group) == 2 and per_group.min() == 0.2
