@@ -90,10 +90,14 @@ _DEFENSES = {
     "knn": "k-NN label consistency filter (removes 5 % of the training rows)",
     "loss": "cross-validated loss filter (removes 5 % of the training rows)",
     "spectral": "spectral-signature filter on a fair representation (removes 5 %)",
+    "gradient": "per-sample gradient-norm filter through the audited model's "
+    "training loss (removes 5 %)",
+    "jtt": "Just Train Twice: the rows a quick model gets wrong are repeated "
+    "5 times (group robustness, not a sanitiser)",
 }
 
 
-def _make_defense(name: str):
+def _make_defense(name: str, estimator=None):
     from . import defenses
 
     if name not in _DEFENSES:
@@ -106,6 +110,11 @@ def _make_defense(name: str):
         return defenses.KNNConsistencyFilter(contamination=0.05)
     if name == "loss":
         return defenses.LossFilter(contamination=0.05)
+    if name == "gradient":
+        # The audited pipeline up to its FRL step: preprocessor -> model.
+        return defenses.GradientFilter(estimator[:-1], contamination=0.05)
+    if name == "jtt":
+        return defenses.JTTReweighter(output="resample")
     return defenses.SpectralSignatureFilter(contamination=0.05)
 
 
@@ -378,8 +387,9 @@ def run_audit(
         Seed of the subsample, the folds, the models and the attacks.
     progress : bool, default=False
         Show a progress bar.
-    defense : {"none", "knn", "loss", "spectral"}, default="none"
-        Sanitiser of :mod:`skfrl.defenses` applied to every training part
+    defense : {"none", "knn", "loss", "spectral", "gradient", "jtt"}, \
+default="none"
+        Defense of :mod:`skfrl.defenses` applied to every training part
         after poisoning (the clean reference included).
 
     Returns
@@ -405,7 +415,10 @@ def run_audit(
 
     if model not in _MODELS:
         raise ValueError(f"--model must be one of {', '.join(_MODELS)}; got {model!r}")
-    sanitiser = _make_defense(defense)
+    if defense not in _DEFENSES:  # fail before any data are loaded
+        raise ValueError(
+            f"--defense must be one of {', '.join(_DEFENSES)}; got {defense!r}"
+        )
     attack_names = _parse_attacks(attacks) if isinstance(attacks, str) else attacks
     budget_list = _parse_budgets(budgets) if isinstance(budgets, str) else budgets
     if 0 not in budget_list:
@@ -436,6 +449,7 @@ def run_audit(
     )
 
     estimator = _make_model(model, X, max_epochs=max_epochs, n_components=n_components)
+    sanitiser = _make_defense(defense, estimator)
     scorers = _scoring(random_state)
     results, fitted = cross_validate_robustness(
         estimator,
@@ -830,7 +844,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--defense",
         default=DEFAULTS["defense"],
         choices=list(_DEFENSES),
-        help="sanitiser applied to every training part after poisoning "
+        help="defense applied to every training part after poisoning "
         "(default: %(default)s)",
     )
     audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

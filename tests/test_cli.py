@@ -178,3 +178,23 @@ def test_audit_with_a_defense_reports_removed_rows(tmp_path):
     flipped = results[results["attack"] == "label_flip"]
     assert (flipped["n_removed"] == 8).all() and (flipped["n_poison"] == 15).all()
     assert (flipped["n_poison_removed"] > 0).all()
+
+
+@pytest.mark.parametrize("defense", ["gradient", "jtt"])
+def test_audit_with_model_based_and_resampling_defenses(defense):
+    results, _, context = run_audit(
+        "german",
+        sensitive="sex",
+        attacks="label_flip",
+        budgets="0,0.1",
+        cv=2,
+        max_samples=200,
+        max_epochs=2,
+        n_jobs=1,
+        defense=defense,
+    )
+    assert context["settings"]["defense"] == defense
+    removed = results.loc[results["attack"] == "clean", "n_removed"]
+    # The gradient filter removes 5 % of each 100-row part; JTT removes none.
+    assert (removed == (5 if defense == "gradient" else 0)).all()
+    assert results["value"].notna().all()

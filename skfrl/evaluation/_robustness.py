@@ -350,14 +350,20 @@ def _evaluate_unit(
             X_train, y_train, s_kept = defense.fit_resample(
                 X_train, y_train, sensitive_features=s_train
             )
-            removed = np.asarray(defense.removed_mask_, dtype=bool)
-            if s_kept is None:
-                s_kept = _take(s_train, np.flatnonzero(~removed))
+            removed = getattr(defense, "removed_mask_", None)
+            if removed is not None:
+                removed = np.asarray(removed, dtype=bool)
+                if s_kept is None:
+                    s_kept = _take(s_train, np.flatnonzero(~removed))
+                n_removed = int(removed.sum())
+                # Attacks append their poisons after the original rows.
+                if n_poison:
+                    n_poison_removed = int(removed[n_rows - n_poison :].sum())
+            elif s_kept is None:
+                # A resampling defense (e.g. JTT's up-sampling) that did not
+                # carry the sensitive features along.
+                s_kept = _take(s_train, np.asarray(defense.resample_indices_))
             s_train = s_kept
-            n_removed = int(removed.sum())
-            # Attacks append their poisons after the original rows.
-            if n_poison:
-                n_poison_removed = int(removed[n_rows - n_poison :].sum())
         start = time.perf_counter()
         fit_with_sensitive(model, X_train, y_train, s_train)
         fit_time = time.perf_counter() - start
@@ -479,12 +485,14 @@ def cross_validate_robustness(
         Also return the fitted estimators and the folds' test indices.
     verbose : int, default=0
         Show a progress bar of the work units (tqdm) when > 0.
-    defense : sanitiser or None, default=None
-        A sanitiser of :mod:`skfrl.defenses` (an object with
-        ``fit_resample(X, y, *, sensitive_features)`` and ``removed_mask_``),
-        cloned and applied to every unit's training part after poisoning and
-        before fitting, the clean reference included; ``n_removed`` and
-        ``n_poison_removed`` in the results count the rows it removed.
+    defense : sanitiser, resampler or None, default=None
+        A defense of :mod:`skfrl.defenses` with ``fit_resample(X, y, *,
+        sensitive_features)``: a sanitiser (``removed_mask_``) or a
+        resampler such as ``JTTReweighter(output="resample")``
+        (``resample_indices_``). It is cloned and applied to every unit's
+        training part after poisoning and before fitting, the clean
+        reference included; ``n_removed`` and ``n_poison_removed`` in the
+        results count the rows a sanitiser removed (0 for a resampler).
 
     Returns
     -------
@@ -548,8 +556,8 @@ def cross_validate_robustness(
         hasattr(defense, "fit_resample") and hasattr(defense, "get_params")
     ):
         raise TypeError(
-            "defense must be a sanitiser of skfrl.defenses (an estimator with "
-            f"fit_resample), got {type(defense).__name__}."
+            "defense must be a sanitiser or resampler of skfrl.defenses (an "
+            f"estimator with fit_resample), got {type(defense).__name__}."
         )
     entropy = _entropy(random_state)
     folds = _splits(cv, estimator, X, y, sensitive_features, _seed(entropy, 0))

@@ -335,3 +335,28 @@ def test_defense_sanitises_every_training_part_and_counts_poisons(data):
             cv=3,
             defense=LogisticRegression(),
         )
+
+
+def test_resampling_defense_upsamples_every_training_part(data):
+    from skfrl.defenses import JTTReweighter
+
+    X, y, s = data
+    results = cross_validate_robustness(
+        RowCounter(),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"flip": LabelFlipping()},
+        budgets=[0, 0.1],
+        scoring={"n_fit": n_fit},
+        cv=3,
+        random_state=0,
+        defense=JTTReweighter(output="resample", upweight=5),
+    )
+    assert (results["n_removed"] == 0).all()
+    base = 160 + results["n_poison"]
+    extra = results["value"] - base
+    # Each row of JTT's error set is repeated 4 more times; flipped labels
+    # always land in it.
+    assert (extra >= 0).all() and (extra % 4 == 0).all()
+    assert (extra[results["attack"] == "flip"] >= 4 * 8).all()
