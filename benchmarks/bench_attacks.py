@@ -72,6 +72,10 @@ def load(name: str, n_train: int | None, seed: int = 0):
 def attacks(victim, budget, seed):
     return {
         "eng": PoisonGenerator(victim, budget=budget, random_state=seed),
+        # Witches' Brew-style ensemble of four independently seeded victims.
+        "eng-ens4": PoisonGenerator(
+            victim, budget=budget, n_victims=4, random_state=seed
+        ),
         "raa": AnchorAttack("random", budget=budget, random_state=seed),
         "nraa": AnchorAttack("non_random", budget=budget, random_state=seed),
         "random": RandomPoisoning(budget=budget, random_state=seed),

