@@ -269,7 +269,7 @@ def write_docs(summary, deltas, ratio_text, path: Path) -> None:
     ]
     for (dataset, victim, budget), row in deltas.iterrows():
         cells = [dataset, victim, f"{budget:g}"]
-        cells += [f"{v:+.3f}" for v in row.to_numpy()]
+        cells += ["–" if np.isnan(v) else f"{v:+.3f}" for v in row.to_numpy()]
         lines.append("   " + ", ".join(f'"{c}"' for c in cells))
     lines += ["", ratio_text + ".", "", DOCS_END]
     text = path.read_text()
