@@ -116,6 +116,9 @@ def main(argv=None):
     parser.add_argument("--attacks", nargs="+", default=None)
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.05])
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run from here on"
+    )
     parser.add_argument("--n-train", type=int, default=6000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/bench_attacks.csv")
@@ -143,7 +146,7 @@ def main(argv=None):
         for vname in args.victims:
             base = VICTIMS[vname]().set_params(**SCHEDULES.get(dataset, {}))
             victim = make_pipeline(make_preprocessor(X), base)
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 clean = evaluate(base, X, y, s, Xt, yt, st, seed + 100)
                 rows.append(
                     dict(
