@@ -94,6 +94,8 @@ _DEFENSES = {
     "training loss (removes 5 %)",
     "jtt": "Just Train Twice: the rows a quick model gets wrong are repeated "
     "5 times (group robustness, not a sanitiser)",
+    "dro": "KL-DRO over label x group cells in the model's task and adversary "
+    "losses (group_weighting='dro'; cfair, cfair-eo and adversarial only)",
 }
 
 
@@ -104,7 +106,7 @@ def _make_defense(name: str, estimator=None):
         raise ValueError(
             f"--defense must be one of {', '.join(_DEFENSES)}; got {name!r}"
         )
-    if name == "none":
+    if name in ("none", "dro"):  # DRO is a training option of the model
         return None
     if name == "knn":
         return defenses.KNNConsistencyFilter(contamination=0.05)
@@ -387,7 +389,7 @@ def run_audit(
         Seed of the subsample, the folds, the models and the attacks.
     progress : bool, default=False
         Show a progress bar.
-    defense : {"none", "knn", "loss", "spectral", "gradient", "jtt"}, \
+    defense : {"none", "knn", "loss", "spectral", "gradient", "jtt", "dro"}, \
 default="none"
         Defense of :mod:`skfrl.defenses` applied to every training part
         after poisoning (the clean reference included).
@@ -449,6 +451,14 @@ default="none"
     )
 
     estimator = _make_model(model, X, max_epochs=max_epochs, n_components=n_components)
+    if defense == "dro":
+        frl = estimator.named_steps["frl"]
+        if "group_weighting" not in frl.get_params():
+            raise ValueError(
+                "--defense dro needs --model cfair, cfair-eo or adversarial; "
+                f"got {model!r}"
+            )
+        frl.set_params(group_weighting="dro", dro_groups="label_sensitive")
     sanitiser = _make_defense(defense, estimator)
     scorers = _scoring(random_state)
     results, fitted = cross_validate_robustness(

@@ -198,3 +198,23 @@ def test_audit_with_model_based_and_resampling_defenses(defense):
     # The gradient filter removes 5 % of each 100-row part; JTT removes none.
     assert (removed == (5 if defense == "gradient" else 0)).all()
     assert results["value"].notna().all()
+
+
+def test_audit_with_dro_trains_the_model_group_robustly(capsys):
+    results, fitted, context = run_audit(
+        "german",
+        sensitive="sex",
+        model="adversarial",
+        attacks="random",
+        budgets="0,0.1",
+        cv=2,
+        max_samples=200,
+        max_epochs=2,
+        n_jobs=1,
+        defense="dro",
+    )
+    frl = next(iter(fitted.estimators.values())).named_steps["frl"]
+    assert frl.group_weighting == "dro" and frl.dro_groups == "label_sensitive"
+    assert (results["n_removed"] == 0).all()
+    assert main(["audit", "--model", "vfae", "--defense", "dro", *FAST]) == 2
+    assert "--defense dro needs" in capsys.readouterr().err
