@@ -152,8 +152,6 @@ def test_eng_ensemble_matches_independently_seeded_victims():
     assert not np.allclose(Z[0], Z[1]) and not np.allclose(Z[1], Z[2])
     assert one.matching_loss_ != three.matching_loss_
     again = PoisonGenerator(victim, n_victims=3, **kw)
-    np.testing.assert_array_equal(
-        again.fit_resample(X, y, sensitive_features=s)[0], X3
-    )
+    np.testing.assert_array_equal(again.fit_resample(X, y, sensitive_features=s)[0], X3)
     with pytest.raises(ValueError, match="n_victims"):
         PoisonGenerator(victim, n_victims=0).fit_resample(X, y, sensitive_features=s)
