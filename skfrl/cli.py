@@ -296,12 +296,24 @@ def _make_attack(name: str):
     return LabelFlipping()
 
 
-def _make_model(name: str, X, *, max_epochs: int, n_components: int):
+_DOWNSTREAM = {
+    "logistic": "logistic regression",
+    "pgd": "MLP adversarially trained with PGD on the representation "
+    "(RobustMLPClassifier, eps 0.1)",
+    "l2l": "MLP adversarially trained with a learned attacker on the "
+    "representation (RobustMLPClassifier, eps 0.1)",
+}
+
+
+def _make_model(
+    name: str, X, *, max_epochs: int, n_components: int, downstream="logistic"
+):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
     from . import models
     from .datasets import make_preprocessor
+    from .defenses import RobustMLPClassifier
 
     class_name, params = _MODELS[name]
     frl = getattr(models, class_name)(
@@ -311,7 +323,12 @@ def _make_model(name: str, X, *, max_epochs: int, n_components: int):
         [
             ("preprocessor", make_preprocessor(X)),
             ("frl", frl),
-            ("classifier", LogisticRegression(max_iter=1000)),
+            (
+                "classifier",
+                LogisticRegression(max_iter=1000)
+                if downstream == "logistic"
+                else RobustMLPClassifier(attack=downstream, eps=0.1),
+            ),
         ]
     )
 
@@ -346,6 +363,7 @@ def run_audit(
     random_state: int = DEFAULTS["random_state"],
     progress: bool = False,
     defense: str = DEFAULTS["defense"],
+    downstream: str = "logistic",
 ):
     """Cross-validate a fair representation under poisoning attacks.
 
@@ -393,6 +411,10 @@ def run_audit(
 default="none"
         Defense of :mod:`skfrl.defenses` applied to every training part
         after poisoning (the clean reference included).
+    downstream : {"logistic", "pgd", "l2l"}, default="logistic"
+        Classifier on the representation: a logistic regression, or a
+        :class:`~skfrl.defenses.RobustMLPClassifier` trained adversarially
+        with PGD or a learned attacker.
 
     Returns
     -------
@@ -417,6 +439,10 @@ default="none"
 
     if model not in _MODELS:
         raise ValueError(f"--model must be one of {', '.join(_MODELS)}; got {model!r}")
+    if downstream not in _DOWNSTREAM:
+        raise ValueError(
+            f"--downstream must be one of {', '.join(_DOWNSTREAM)}; got {downstream!r}"
+        )
     if defense not in _DEFENSES:  # fail before any data are loaded
         raise ValueError(
             f"--defense must be one of {', '.join(_DEFENSES)}; got {defense!r}"
@@ -450,7 +476,13 @@ default="none"
         groups={str(k): int(v) for k, v in pd.Series(s).value_counts().items()},
     )
 
-    estimator = _make_model(model, X, max_epochs=max_epochs, n_components=n_components)
+    estimator = _make_model(
+        model,
+        X,
+        max_epochs=max_epochs,
+        n_components=n_components,
+        downstream=downstream,
+    )
     if defense == "dro":
         frl = estimator.named_steps["frl"]
         if "group_weighting" not in frl.get_params():
@@ -490,6 +522,7 @@ default="none"
         "n_jobs": n_jobs,
         "random_state": random_state,
         "defense": defense,
+        "downstream": downstream,
     }
     context = {"X": X, "y": y, "s": s, "data": info, "settings": settings}
     return results, fitted, context
@@ -636,6 +669,8 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
             f"model: `{settings['model']}`, {settings['max_epochs']} epochs, "
             f"{settings['n_components']}-dimensional representation, seed "
             f"{settings['random_state']}",
+            "downstream classifier: "
+            + _DOWNSTREAM.get(settings.get("downstream", "logistic"), ""),
             f"defense: `{settings.get('defense', 'none')}`: "
             + _DEFENSES.get(settings.get("defense", "none"), ""),
             f"run time: {elapsed:.0f} s",
@@ -857,6 +892,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="defense applied to every training part after poisoning "
         "(default: %(default)s)",
     )
+    audit.add_argument(
+        "--downstream",
+        default="logistic",
+        choices=list(_DOWNSTREAM),
+        help="classifier on the representation; pgd/l2l train it adversarially "
+        "(default: %(default)s)",
+    )
     audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -911,6 +953,7 @@ def main(argv: list[str] | None = None) -> int:
             random_state=args.random_state,
             progress=not args.quiet,
             defense=args.defense,
+            downstream=args.downstream,
         )
         elapsed = time.perf_counter() - start
         path = write_report(*output, args.out, elapsed=elapsed, argv=argv)

@@ -124,6 +124,7 @@ def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):
         (["--data", "missing.csv", "--target", "y", "--sensitive", "s"], "no such"),
         (["--no-such-option"], "unrecognized"),
         (["--defense", "firewall"], "--defense"),
+        (["--downstream", "svm"], "--downstream"),
     ],
 )
 def test_bad_options_are_one_line_errors(options, message, capsys):
@@ -218,3 +219,23 @@ def test_audit_with_dro_trains_the_model_group_robustly(capsys):
     assert (results["n_removed"] == 0).all()
     assert main(["audit", "--model", "vfae", "--defense", "dro", *FAST]) == 2
     assert "--defense dro needs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("downstream", ["pgd", "l2l"])
+def test_audit_with_an_adversarially_trained_downstream_classifier(downstream):
+    results, fitted, context = run_audit(
+        "german",
+        sensitive="sex",
+        attacks="random",
+        budgets="0,0.1",
+        cv=2,
+        max_samples=200,
+        max_epochs=2,
+        n_jobs=1,
+        downstream=downstream,
+    )
+    clf = next(iter(fitted.estimators.values())).named_steps["classifier"]
+    assert type(clf).__name__ == "RobustMLPClassifier" and clf.attack == downstream
+    assert context["settings"]["downstream"] == downstream
+    acc = results.loc[results["metric"] == "accuracy", "value"]
+    assert acc.between(0, 1).all()
