@@ -93,7 +93,95 @@ class _AdversarialModule(nn.Module):
         return {"z": z, "logits": self.classifier(z), "adv": adv}
 
 
-class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
+class _AdversaryGroupsMixin:
+    """One group of adversaries per protected attribute (gradient reversal).
+
+    Shared by :class:`AdversarialFairRepresentation` and
+    :class:`~skfrl.models.AdversarialVAE`: the layout of the groups and the
+    adversaries' loss.
+    """
+
+    def _adversary_layout(self) -> tuple[list[int], list[float]]:
+        """Outputs and reversal scales of the adversary groups.
+
+        Groups are ordered categorical first, then continuous, matching the
+        columns of the batch's ``s_cat`` and ``s_cont``; also sets
+        ``_adv_kinds`` and the categorical groups' class weights.
+        """
+        attrs = self.sensitive_attributes_
+        names = [a.name for a in attrs]
+        scales = _as_list(self.lambda_adv, names, "lambda_adv")
+        if any(v < 0 for v in scales):
+            raise ValueError(f"lambda_adv must be >= 0, got {self.lambda_adv!r}.")
+        order = [i for i, a in enumerate(attrs) if a.kind == "categorical"] + [
+            i for i, a in enumerate(attrs) if a.kind == "continuous"
+        ]
+        self._adv_kinds = [attrs[i].kind for i in order]
+        outputs = [
+            attrs[i].n_classes if attrs[i].kind == "categorical" else 1 for i in order
+        ]
+        # Inverse-frequency weights keep a minority group from being ignored
+        # by the adversaries (AdvXMultVAE).
+        self._adv_class_weights = [
+            torch.as_tensor(
+                counts.sum() / (len(counts) * np.maximum(counts, 1)),
+                dtype=torch.float32,
+                device=self.device,
+            )
+            for counts in getattr(self, "sensitive_class_counts_", [])
+        ]
+        return outputs, [scales[i] for i in order]
+
+    def _adversary_loss(self, adv_outputs, X, y=None):
+        """Sum over attributes of the adversaries' losses, averaged over heads.
+
+        With ``group_weighting="dro"`` and labels ``y``, each loss is
+        reweighted over the DRO groups instead of averaged.
+        """
+        dro = getattr(self, "group_weighting", None) == "dro" and y is not None
+        adv_total = torch.zeros((), device=self.device)
+        i_cat = i_cont = 0
+        for out, kind in zip(adv_outputs, self._adv_kinds, strict=True):
+            # out: (n_heads, batch, n_out); average the loss over heads.
+            y_rep = None if y is None else y.repeat(out.shape[0])
+            if kind == "categorical":
+                target = X["s_cat"][:, i_cat].to(self.device)
+                logits = out.reshape(-1, out.shape[-1])
+                weight = self._adv_class_weights[i_cat]
+                if dro:
+                    per_sample = F.cross_entropy(
+                        logits,
+                        target.repeat(out.shape[0]),
+                        weight=weight,
+                        reduction="none",
+                    )
+                    # Normalised like cross_entropy's weighted mean.
+                    per_sample = per_sample / weight[target].mean()
+                    loss = self._group_mean(per_sample, y_rep, X)
+                else:
+                    loss = F.cross_entropy(
+                        logits, target.repeat(out.shape[0]), weight=weight
+                    )
+                i_cat += 1
+            else:
+                target = X["s_cont"][:, i_cont].to(self.device)
+                if dro:
+                    per_sample = (
+                        (out.squeeze(-1) - target.expand(out.shape[0], -1))
+                        .pow(2)
+                        .reshape(-1)
+                    )
+                    loss = self._group_mean(per_sample, y_rep, X)
+                else:
+                    loss = F.mse_loss(out.squeeze(-1), target.expand(out.shape[0], -1))
+                i_cont += 1
+            adv_total = adv_total + loss
+        return adv_total
+
+
+class AdversarialFairRepresentation(
+    _AdversaryGroupsMixin, FairClassifierMixin, BaseFairNet
+):
     """Fair representation learned against adversaries with gradient reversal.
 
     An encoder maps ``X`` to ``Z``; a linear task head predicts ``y`` from
@@ -293,41 +381,18 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
 
     def initialize_module(self):
         """Build the encoder, task head and adversary groups."""
-        attrs = self.sensitive_attributes_
-        names = [a.name for a in attrs]
-        scales = _as_list(self.lambda_adv, names, "lambda_adv")
-        if any(v < 0 for v in scales):
-            raise ValueError(f"lambda_adv must be >= 0, got {self.lambda_adv!r}.")
-        # Adversary groups are ordered categorical first, then continuous,
-        # matching the columns of the batch's s_cat and s_cont.
-        order = [i for i, a in enumerate(attrs) if a.kind == "categorical"] + [
-            i for i, a in enumerate(attrs) if a.kind == "continuous"
-        ]
-        self._adv_kinds = [attrs[i].kind for i in order]
-        outputs = [
-            attrs[i].n_classes if attrs[i].kind == "categorical" else 1 for i in order
-        ]
+        outputs, scales = self._adversary_layout()
         self.module_ = _AdversarialModule(
             self.n_features_in_,
             tuple(self.hidden_layer_sizes),
             self.n_components,
             len(self.classes_),
             outputs,
-            [scales[i] for i in order],
+            scales,
             self.n_adversaries,
             self.adversary_hidden_size,
             self.adversary_dropout,
         ).to(self.device)
-        # Inverse-frequency weights keep a minority group from being ignored
-        # by the adversaries (AdvXMultVAE).
-        self._adv_class_weights = [
-            torch.as_tensor(
-                counts.sum() / (len(counts) * np.maximum(counts, 1)),
-                dtype=torch.float32,
-                device=self.device,
-            )
-            for counts in getattr(self, "sensitive_class_counts_", [])
-        ]
         return self
 
     def initialize_optimizer(self, *args, **kwargs):
@@ -348,48 +413,6 @@ class AdversarialFairRepresentation(FairClassifierMixin, BaseFairNet):
         self.history.record_batch("task_loss", task.item())
         self.history.record_batch("adv_loss", adv_total.item())
         return task + adv_total
-
-    def _adversary_loss(self, adv_outputs, X, y=None):
-        """Sum over attributes of the adversaries' losses, averaged over heads.
-
-        With ``group_weighting="dro"`` and labels ``y``, each loss is
-        reweighted over the DRO groups instead of averaged.
-        """
-        adv_total = torch.zeros((), device=self.device)
-        i_cat = i_cont = 0
-        for out, kind in zip(adv_outputs, self._adv_kinds, strict=True):
-            # out: (n_heads, batch, n_out); average the loss over heads.
-            y_rep = None if y is None else y.repeat(out.shape[0])
-            if kind == "categorical":
-                target = X["s_cat"][:, i_cat].to(self.device)
-                logits = out.reshape(-1, out.shape[-1])
-                weight = self._adv_class_weights[i_cat]
-                if self.group_weighting == "dro" and y is not None:
-                    per_sample = F.cross_entropy(
-                        logits,
-                        target.repeat(out.shape[0]),
-                        weight=weight,
-                        reduction="none",
-                    )
-                    # Normalised like cross_entropy's weighted mean.
-                    per_sample = per_sample / weight[target].mean()
-                    loss = self._group_mean(per_sample, y_rep, X)
-                else:
-                    loss = F.cross_entropy(
-                        logits, target.repeat(out.shape[0]), weight=weight
-                    )
-                i_cat += 1
-            else:
-                target = X["s_cont"][:, i_cont].to(self.device)
-                per_sample = (
-                    (out.squeeze(-1) - target.expand(out.shape[0], -1))
-                    .pow(2)
-                    .reshape(-1)
-                )
-                loss = self._group_mean(per_sample, y_rep, X)
-                i_cont += 1
-            adv_total = adv_total + loss
-        return adv_total
 
     def train_step(self, batch, **fit_params):
         """Joint step, then ``adversary_steps - 1`` adversary-only steps.

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from .._base import BaseFairNet, TensorDictDataset, _as_list
+from .._base import BaseFairNet, TensorDictDataset
 from ..nn import (
     MLP,
     GaussianEncoder,
@@ -22,6 +22,7 @@ from ..nn import (
     reparameterize,
 )
 from ..utils._sklearn_compat import Interval, StrOptions
+from ._adversarial import _AdversaryGroupsMixin, adversary_catch_up
 
 __all__ = ["AdversarialVAE"]
 
@@ -136,7 +137,7 @@ class _AdvVAEModule(nn.Module):
         return {"mu": mu, "logvar": logvar, "x_hat": self.decoder(z), "adv": adv}
 
 
-class AdversarialVAE(BaseFairNet):
+class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
     """Variational autoencoder with gradient-reversal adversaries (AdvXMultVAE).
 
     A VAE whose posterior mean is the fair representation: a Gaussian
@@ -465,20 +466,7 @@ class AdversarialVAE(BaseFairNet):
     # -- skorch hooks ----------------------------------------------------------
     def initialize_module(self):
         """Build the encoder, decoder and adversary groups."""
-        attrs = self.sensitive_attributes_
-        names = [a.name for a in attrs]
-        scales = _as_list(self.lambda_adv, names, "lambda_adv")
-        if any(v < 0 for v in scales):
-            raise ValueError(f"lambda_adv must be >= 0, got {self.lambda_adv!r}.")
-        # Adversary groups are ordered categorical first, then continuous,
-        # matching the columns of the batch's s_cat and s_cont.
-        order = [i for i, a in enumerate(attrs) if a.kind == "categorical"] + [
-            i for i, a in enumerate(attrs) if a.kind == "continuous"
-        ]
-        self._adv_kinds = [attrs[i].kind for i in order]
-        outputs = [
-            attrs[i].n_classes if attrs[i].kind == "categorical" else 1 for i in order
-        ]
+        outputs, scales = self._adversary_layout()
         multinomial = self.likelihood_ == "multinomial"
         dropout = self.input_dropout
         if dropout is None:
@@ -492,21 +480,11 @@ class AdversarialVAE(BaseFairNet):
             groups,
             dropout,
             outputs,
-            [scales[i] for i in order],
+            scales,
             self.n_adversaries,
             self.adversary_hidden_size,
             self.adversary_dropout,
         ).to(self.device)
-        # Inverse-frequency weights keep a minority group from being ignored
-        # by the adversaries (AdvXMultVAE).
-        self._adv_class_weights = [
-            torch.as_tensor(
-                counts.sum() / (len(counts) * np.maximum(counts, 1)),
-                dtype=torch.float32,
-                device=self.device,
-            )
-            for counts in getattr(self, "sensitive_class_counts_", [])
-        ]
         self._n_train_steps = 0
         return self
 
@@ -534,27 +512,6 @@ class AdversarialVAE(BaseFairNet):
         self.history.record_batch("adv_loss", adv_total.item())
         return recon + self._kl_weight() * kl + adv_total
 
-    def _adversary_loss(self, adv_outputs, X):
-        """Sum over attributes of the adversaries' losses, averaged over heads."""
-        adv_total = torch.zeros((), device=self.device)
-        i_cat = i_cont = 0
-        for out, kind in zip(adv_outputs, self._adv_kinds, strict=True):
-            # out: (n_heads, batch, n_out); average the loss over heads.
-            if kind == "categorical":
-                target = X["s_cat"][:, i_cat].to(self.device)
-                loss = F.cross_entropy(
-                    out.reshape(-1, out.shape[-1]),
-                    target.repeat(out.shape[0]),
-                    weight=self._adv_class_weights[i_cat],
-                )
-                i_cat += 1
-            else:
-                target = X["s_cont"][:, i_cont].to(self.device)
-                loss = F.mse_loss(out.squeeze(-1), target.expand(out.shape[0], -1))
-                i_cont += 1
-            adv_total = adv_total + loss
-        return adv_total
-
     def train_step(self, batch, **fit_params):
         """Joint step, then ``adversary_steps - 1`` adversary-only steps.
 
@@ -567,11 +524,13 @@ class AdversarialVAE(BaseFairNet):
         if self.adversary_steps > 1 and len(self.module_.adversaries):
             Xi = batch[0]
             mu = self.module_.adversary_input(step["y_pred"]["mu"].detach())
-            for _ in range(self.adversary_steps - 1):
-                self.optimizer_adv_.zero_grad(set_to_none=True)
-                outputs = [head(mu) for head in self.module_.adversaries]
-                self._adversary_loss(outputs, Xi).backward()
-                self.optimizer_adv_.step()
+            adversary_catch_up(
+                self.optimizer_adv_,
+                lambda: self._adversary_loss(
+                    [head(mu) for head in self.module_.adversaries], Xi
+                ),
+                self.adversary_steps - 1,
+            )
         return step
 
     # -- public API ------------------------------------------------------------
