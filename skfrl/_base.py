@@ -26,7 +26,7 @@ from skorch.utils import TeeGenerator
 
 from .nn import grouped_dro_loss
 from .utils import check_sensitive_features
-from .utils._sklearn_compat import Interval, validate_parameter_constraints
+from .utils._sklearn_compat import Interval, check_params
 
 __all__ = ["BaseFairNet", "FairClassifierMixin"]
 
@@ -328,11 +328,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         )
 
     def _check_params(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            {k: getattr(self, k) for k in self._parameter_constraints},
-            caller_name=type(self).__name__,
-        )
+        check_params(self)
 
     # -- skorch hooks ------------------------------------------------------
     @property

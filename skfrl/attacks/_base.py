@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from ..utils import check_sensitive_features
-from ..utils._sklearn_compat import Interval, validate_parameter_constraints
+from ..utils._sklearn_compat import Interval, check_params
 from ._feature_space import FeatureSpace
 
 __all__ = ["BaseAttack", "PoisonSet"]
@@ -127,11 +127,7 @@ class BaseAttack(BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            {k: getattr(self, k) for k in self._parameter_constraints},
-            caller_name=type(self).__name__,
-        )
+        check_params(self)
 
     def _n_poison(self, n_samples: int) -> int:
         if isinstance(self.budget, numbers.Integral) and not isinstance(

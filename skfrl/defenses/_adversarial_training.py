@@ -28,7 +28,7 @@ from ..nn import MLP, grouped_dro_loss
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
-    validate_parameter_constraints,
+    check_params,
 )
 
 __all__ = ["RobustMLPClassifier", "robust_accuracy"]
@@ -338,11 +338,7 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_params(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            self.get_params(deep=False),
-            caller_name=type(self).__name__,
-        )
+        check_params(self)
         sizes = list(self.hidden_layer_sizes)
         if not all(
             isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from ..utils import check_sensitive_features
-from ..utils._sklearn_compat import Interval, validate_parameter_constraints
+from ..utils._sklearn_compat import Interval, check_params
 
 __all__ = ["BaseSanitizer"]
 
@@ -172,11 +172,7 @@ class BaseSanitizer(BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            {k: getattr(self, k) for k in self._parameter_constraints},
-            caller_name=type(self).__name__,
-        )
+        check_params(self)
 
     def _auto_threshold(self, scores: np.ndarray) -> float:  # pragma: no cover
         # Only reached by subclasses that accept "auto" in their constraints

@@ -17,7 +17,7 @@ from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
     StrOptions,
-    validate_parameter_constraints,
+    check_params,
 )
 from ._base import _default_preprocessor, _seed_estimator, _validate_xy
 
@@ -160,11 +160,7 @@ class JTTReweighter(BaseEstimator):
         self.random_state = random_state
 
     def _check_params(self) -> None:
-        validate_parameter_constraints(
-            self._parameter_constraints,
-            self.get_params(deep=False),
-            caller_name=type(self).__name__,
-        )
+        check_params(self)
 
     def fit(self, X, y, *, sensitive_features=None):
         """Fit the identification model and find the error set.
