@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import time
 
@@ -12,12 +11,12 @@ import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
-from skorch.history import History
 
 from .._base import BaseFairNet, _seed_from
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseAttack, PoisonSet
 from ._feature_space import FeatureSpace
+from ._graph import _codes, _flat, _Graph, _Rows, _scratch_history
 
 __all__ = ["PoisonGenerator", "fld_torch"]
 
@@ -63,30 +62,6 @@ def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tens
     diff = (mu1 - mu0).unsqueeze(1)
     sol = torch.linalg.solve(within + ridge * torch.eye(d, dtype=Z.dtype), diff)
     return (diff * sol).sum()
-
-
-def _flat(grads, params) -> torch.Tensor:
-    # Parameters a loss does not reach (e.g. adversaries under the FLD
-    # objective) contribute zero gradient.
-    return torch.cat(
-        [
-            (torch.zeros_like(p) if g is None else g).reshape(-1)
-            for g, p in zip(grads, params, strict=True)
-        ]
-    )
-
-
-@contextlib.contextmanager
-def _scratch_history(net):
-    """Let a model's ``get_loss`` record into a throwaway history."""
-    saved = net.history_
-    net.history_ = History()
-    net.history_.new_epoch()
-    net.history_.new_batch()
-    try:
-        yield
-    finally:
-        net.history_ = saved
 
 
 def _split_victim(victim):
@@ -390,9 +365,7 @@ class PoisonGenerator(BaseAttack):
         # The field through the victim's training graph with exact
         # derivatives: differentiating autograd's gradient through a
         # gradient-reversal node again would flip the sign of the adversary
-        # terms' input derivatives (see skfrl.attacks._bound._Split).
-        from ._bound import _codes, _Graph, _Rows
-
+        # terms' input derivatives (see skfrl.attacks._graph._Split).
         probe = rng.choice(len(E), size=min(256, len(E)), replace=False)
         victims = []  # (model, graph, mask, g_adv) per ensemble member
         for net in self.ensemble_:
@@ -438,8 +411,6 @@ class PoisonGenerator(BaseAttack):
         return PoisonSet(E[base] + delta, base, y_p, S_p)
 
     def _match(self, E_base, y_p, S_p, victims, lower, upper):
-        from ._bound import _codes, _Rows
-
         base_t = torch.as_tensor(E_base, dtype=torch.float32)
         delta = torch.zeros_like(base_t, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=self.step_size)

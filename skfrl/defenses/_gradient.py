@@ -18,7 +18,8 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from .._base import BaseFairNet, _seed_from
-from ..attacks._bound import _codes, _Contribution, _encode, _Graph, _Rows
+from ..attacks._bound import _Contribution, _encode
+from ..attacks._graph import _codes, _Graph, _Rows
 from ..utils import fit_with_sensitive
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseSanitizer, _seed_estimator

@@ -12,15 +12,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skfrl.attacks import fld_torch
-from skfrl.attacks._bound import (
-    PoisonCountBound,
-    _as_frame,
-    _codes,
-    _flat,
-    _Graph,
-    _Rows,
-    min_poison_count,
-)
+from skfrl.attacks._bound import PoisonCountBound, _as_frame, min_poison_count
+from skfrl.attacks._graph import _codes, _flat, _Graph, _Rows
 from skfrl.datasets import make_biased_classification
 from skfrl.models import AdversarialFairRepresentation, CFair
 
