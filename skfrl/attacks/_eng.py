@@ -299,11 +299,11 @@ class PoisonGenerator(BaseAttack):
             batch["s_cont"] = torch.as_tensor(arr, dtype=torch.float32)
         return batch
 
-    def _encoder_mask(self, params) -> torch.Tensor | None:
+    def _encoder_mask(self, net, params) -> torch.Tensor | None:
         """Entries of the flat parameter vector that ``match`` compares."""
         if self.match != "encoder":
             return None
-        encoder = getattr(self._frl.module_, "encoder", None)
+        encoder = getattr(net.module_, "encoder", None)
         if encoder is None:
             return None
         ids = {id(p) for p in encoder.parameters()}
@@ -311,8 +311,8 @@ class PoisonGenerator(BaseAttack):
             [torch.full((p.numel(),), id(p) in ids, dtype=torch.bool) for p in params]
         )
 
-    def _adversarial_gradient(self, E_t, s_t, params) -> torch.Tensor:
-        Z = self._frl.module_.encode(torch.as_tensor(E_t, dtype=torch.float32))
+    def _adversarial_gradient(self, net, E_t, s_t, params) -> torch.Tensor:
+        Z = net.module_.encode(torch.as_tensor(E_t, dtype=torch.float32))
         s_t = torch.as_tensor(s_t)
         if self.objective == "fld":
             loss = -fld_torch(Z, s_t)
@@ -357,7 +357,6 @@ class PoisonGenerator(BaseAttack):
     def _generate(self, E, y, S, n_poison, rng):
         start = time.perf_counter()
         frl = self._frl
-        frl._set_training(False)
         s0 = S.iloc[:, 0].to_numpy()
         n_target = max(4, int(round(self.target_fraction * len(E))))
         target = rng.choice(len(E), size=min(n_target, len(E)), replace=False)
@@ -374,13 +373,13 @@ class PoisonGenerator(BaseAttack):
             graph = _Graph(
                 net, _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont)
             )
-            self._frl = net  # _encoder_mask and _adversarial_gradient read it
-            mask = self._encoder_mask(graph.params)
-            g_adv = self._adversarial_gradient(E[target], s_codes[target], graph.params)
+            mask = self._encoder_mask(net, graph.params)
+            g_adv = self._adversarial_gradient(
+                net, E[target], s_codes[target], graph.params
+            )
             if mask is not None:
                 g_adv = g_adv[mask]
             victims.append((net, graph, mask, g_adv))
-        self._frl = frl
         space = self.feature_space_
         lower = torch.as_tensor(space.lower_, dtype=torch.float32)
         upper = torch.as_tensor(space.upper_, dtype=torch.float32)
