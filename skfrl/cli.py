@@ -99,13 +99,10 @@ _DEFENSES = {
 }
 
 
-def _make_defense(name: str, estimator=None):
+def _make_defense(name: str, estimator):
+    """The sanitiser or resampler of ``name`` (a key of ``_DEFENSES``)."""
     from . import defenses
 
-    if name not in _DEFENSES:
-        raise ValueError(
-            f"--defense must be one of {', '.join(_DEFENSES)}; got {name!r}"
-        )
     if name in ("none", "dro"):  # DRO is a training option of the model
         return None
     if name == "knn":
