@@ -155,3 +155,35 @@ def test_eng_ensemble_matches_independently_seeded_victims():
     np.testing.assert_array_equal(again.fit_resample(X, y, sensitive_features=s)[0], X3)
     with pytest.raises(ValueError, match="n_victims"):
         PoisonGenerator(victim, n_victims=0).fit_resample(X, y, sensitive_features=s)
+
+
+def test_eng_contradict_labels_and_proxy_bases():
+    X, y, s = make_biased_classification(n_samples=300, random_state=0)
+    victim = AdversarialFairRepresentation(**FAST)
+    attack = PoisonGenerator(
+        victim,
+        budget=0.1,
+        n_steps=2,
+        label_strategy="contradict",
+        base_selection="proxy",
+        random_state=0,
+    )
+    X_aug, y_aug, s_aug = attack.fit_resample(X, y, sensitive_features=s)
+    base = attack.base_indices_
+    s, s_p = np.asarray(s), np.asarray(s_aug)[len(X) :]
+    # The recorded group contradicts the base row's, whose features reveal it.
+    np.testing.assert_array_equal(s_p, 1 - s[base])
+    # y follows the base row's true group, one way or the other.
+    y_p = np.asarray(y_aug)[len(X) :]
+    assert len(np.unique(y_p[s[base] == 0])) == 1
+    assert len(np.unique(y_p[s[base] == 1])) == 1
+    assert y_p[s[base] == 0][0] != y_p[s[base] == 1][0]
+    # Proxy bases: rows whose features predict their own group most
+    # confidently, well above a random row's confidence.
+    probe = LogisticRegression(max_iter=1000).fit(X, s)
+    own = probe.predict_proba(X)[np.arange(len(X)), s]
+    assert own[base].mean() > np.quantile(own, 0.75)
+    with pytest.raises(ValueError, match="base_selection"):
+        PoisonGenerator(victim, base_selection="best").fit_resample(
+            X, y, sensitive_features=s
+        )
