@@ -151,9 +151,14 @@ class PoisonGenerator(BaseAttack):
     label_strategy : {"copy", "flip_s", "aligned", "contradict"}, \
             default="contradict"
         How poison labels are set (see above).
-    base_selection : {"random", "stratified", "proxy"}, default="proxy"
-        Base rows drawn uniformly, stratified by (y, s), or among the rows
-        whose features reveal their group most clearly (see above).
+    base_selection : {"random", "stratified", "proxy", "alignment"}, \
+            default="proxy"
+        Base rows drawn uniformly, stratified by (y, s), among the rows
+        whose features reveal their group most clearly (see above), or, with
+        ``"alignment"``, the rows of a random pool of ``4 * n_poison``
+        whose own training field (with their poison labels) has the highest
+        cosine with the attacker's gradient (one field evaluation per pool
+        row and victim, so slower).
     match : {"encoder", "all"}, default="all"
         Parameters whose gradients are matched.
     n_victims : int, default=1
@@ -218,7 +223,7 @@ class PoisonGenerator(BaseAttack):
         "lambda1": [Interval(numbers.Real, 0, None, closed="left")],
         "lambda2": [Interval(numbers.Real, 0, None, closed="left")],
         "label_strategy": [StrOptions({"copy", "flip_s", "aligned", "contradict"})],
-        "base_selection": [StrOptions({"random", "stratified", "proxy"})],
+        "base_selection": [StrOptions({"random", "stratified", "proxy", "alignment"})],
         "match": [StrOptions({"encoder", "all"})],
         "n_victims": [Interval(numbers.Integral, 1, None, closed="left")],
         "verbose": ["verbose"],
@@ -346,11 +351,14 @@ class PoisonGenerator(BaseAttack):
         return _flat(grads, params).detach()
 
     # -- crafting -------------------------------------------------------------
-    def _bases(self, E, y, s0, n_poison, rng) -> np.ndarray:
+    def _bases(self, E, y, S, n_poison, rng, victims) -> np.ndarray:
+        s0 = S.iloc[:, 0].to_numpy()
         if self.base_selection == "random":
             return rng.randint(0, len(y), size=n_poison)
         if self.base_selection == "proxy":
             return self._proxy_bases(E, s0, n_poison, rng)
+        if self.base_selection == "alignment":
+            return self._aligned_bases(E, y, S, n_poison, rng, victims)
         cells = pd.Series(list(zip(y, s0, strict=True))).astype(str).to_numpy()
         uniq = np.unique(cells)
         per = np.resize(np.arange(len(uniq)), n_poison)
@@ -367,6 +375,28 @@ class PoisonGenerator(BaseAttack):
         own = probe.predict_proba(E)[np.arange(len(E)), codes]
         pool = np.argsort(-own, kind="stable")[: min(len(E), 3 * n_poison)]
         return rng.choice(pool, size=n_poison, replace=n_poison > len(pool))
+
+    def _aligned_bases(self, E, y, S, n_poison, rng, victims) -> np.ndarray:
+        """The rows of a random pool whose own field best matches the target.
+
+        Each row of a pool of ``4 * n_poison`` gets its poison labels, and
+        its training field (a batch of one) is compared with the attacker's
+        gradient by cosine, averaged over the matched victims.
+        """
+        pool = rng.choice(len(E), size=min(len(E), 4 * n_poison), replace=False)
+        y_p, S_p = self._labels(y, S, pool, rng)
+        score = np.zeros(len(pool))
+        for net, graph, mask, g_adv in victims:
+            rows = _Rows(
+                E[pool].astype(np.float32), *_codes(net, y_p, S_p, "poison labels")
+            )
+            for i in range(len(pool)):
+                g = graph.field(rows.take(slice(i, i + 1))).detach()
+                if mask is not None:
+                    g = g[mask]
+                score[i] += float(g @ g_adv / (g.norm() * g_adv.norm() + 1e-12))
+        top = pool[np.argsort(-score, kind="stable")[:n_poison]]
+        return rng.choice(top, size=n_poison, replace=n_poison > len(top))
 
     def _labels(self, y, S, base, rng):
         frl = self._frl
@@ -416,7 +446,7 @@ class PoisonGenerator(BaseAttack):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_seed_from(rng))
             for _ in range(self.n_restarts):
-                base = self._bases(E, y, s0, n_poison, rng)
+                base = self._bases(E, y, S, n_poison, rng, victims)
                 y_p, S_p = self._labels(y, S, base, rng)
                 candidates = [y_p]
                 if self.label_strategy in ("aligned", "contradict"):

@@ -187,3 +187,45 @@ def test_eng_contradict_labels_and_proxy_bases():
         PoisonGenerator(victim, base_selection="best").fit_resample(
             X, y, sensitive_features=s
         )
+
+
+@pytest.mark.parametrize("victim_name", ["adversarial", "icvae"])
+def test_eng_alignment_bases_align_better_than_random_rows(victim_name):
+    from skfrl.attacks._graph import _codes, _Rows
+    from skfrl.models import ICVAE
+
+    X, y, s = make_biased_classification(n_samples=300, random_state=0)
+    victim = (
+        AdversarialFairRepresentation(**FAST)
+        if victim_name == "adversarial"
+        else ICVAE(**FAST)
+    )
+    attack = PoisonGenerator(
+        victim,
+        budget=0.05,
+        n_steps=1,
+        base_selection="alignment",
+        target_fraction=0.999,  # all rows: the target gradient below is the same
+        random_state=0,
+    )
+    attack.fit_resample(X, y, sensitive_features=s)
+    # Recompute every row's cosine with the attacker's gradient, labels as
+    # the attack gives them: the chosen bases must rank well above average.
+    rng = np.random.RandomState(0)
+    S = pd.DataFrame({"s": s})
+    y_p, S_p = attack._labels(np.asarray(y), S, np.arange(len(X)), rng)
+    net = attack._frl
+    from skfrl.attacks._graph import _Graph
+
+    rows = _Rows(X.astype(np.float32), *_codes(net, y_p, S_p, "y"))
+    graph = _Graph(net, rows.take(np.arange(8)))
+    codes = torch.as_tensor(np.asarray(s))
+    g_adv = attack._adversarial_gradient(net, X, codes, graph.params)
+    cos = np.array(
+        [
+            float(graph.field(rows.take(slice(i, i + 1))) @ g_adv)
+            / float(graph.field(rows.take(slice(i, i + 1))).norm() * g_adv.norm())
+            for i in range(len(X))
+        ]
+    )
+    assert cos[attack.base_indices_].mean() > np.quantile(cos, 0.6)
