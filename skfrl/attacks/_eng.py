@@ -64,6 +64,13 @@ def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tens
     return (diff * sol).sum()
 
 
+def _cosine(g: torch.Tensor, g_adv: torch.Tensor, mask) -> torch.Tensor:
+    """Cosine of a field with the (already masked) attacker's gradient."""
+    if mask is not None:
+        g = g[mask]
+    return (g @ g_adv) / (g.norm() * g_adv.norm() + 1e-12)
+
+
 def _split_victim(victim):
     """(preprocessing steps or None, FRL step) of a victim."""
     if isinstance(victim, BaseFairNet):
@@ -351,12 +358,14 @@ class PoisonGenerator(BaseAttack):
         return _flat(grads, params).detach()
 
     # -- crafting -------------------------------------------------------------
-    def _bases(self, E, y, S, n_poison, rng, victims) -> np.ndarray:
+    def _bases(self, E, y, S, n_poison, rng, victims, proxy_pool) -> np.ndarray:
         s0 = S.iloc[:, 0].to_numpy()
         if self.base_selection == "random":
             return rng.randint(0, len(y), size=n_poison)
         if self.base_selection == "proxy":
-            return self._proxy_bases(E, s0, n_poison, rng)
+            return rng.choice(
+                proxy_pool, size=n_poison, replace=n_poison > len(proxy_pool)
+            )
         if self.base_selection == "alignment":
             return self._aligned_bases(E, y, S, n_poison, rng, victims)
         cells = pd.Series(list(zip(y, s0, strict=True))).astype(str).to_numpy()
@@ -367,14 +376,14 @@ class PoisonGenerator(BaseAttack):
             [rng.choice(np.flatnonzero(cells == uniq[k])) for k in per], dtype=np.intp
         )
 
-    def _proxy_bases(self, E, s0, n_poison, rng) -> np.ndarray:
+    @staticmethod
+    def _proxy_pool(E, s_codes, n_poison) -> np.ndarray:
+        """The rows whose features give their own group the highest probability."""
         from sklearn.linear_model import LogisticRegression
 
-        codes = np.unique(s0, return_inverse=True)[1]
-        probe = LogisticRegression(max_iter=1000).fit(E, codes)
-        own = probe.predict_proba(E)[np.arange(len(E)), codes]
-        pool = np.argsort(-own, kind="stable")[: min(len(E), 3 * n_poison)]
-        return rng.choice(pool, size=n_poison, replace=n_poison > len(pool))
+        probe = LogisticRegression(max_iter=1000).fit(E, s_codes)
+        own = probe.predict_proba(E)[np.arange(len(E)), s_codes]
+        return np.argsort(-own, kind="stable")[: min(len(E), 3 * n_poison)]
 
     def _aligned_bases(self, E, y, S, n_poison, rng, victims) -> np.ndarray:
         """The rows of a random pool whose own field best matches the target.
@@ -392,9 +401,7 @@ class PoisonGenerator(BaseAttack):
             )
             for i in range(len(pool)):
                 g = graph.field(rows.take(slice(i, i + 1))).detach()
-                if mask is not None:
-                    g = g[mask]
-                score[i] += float(g @ g_adv / (g.norm() * g_adv.norm() + 1e-12))
+                score[i] += float(_cosine(g, g_adv, mask))
         top = pool[np.argsort(-score, kind="stable")[:n_poison]]
         return rng.choice(top, size=n_poison, replace=n_poison > len(top))
 
@@ -443,10 +450,16 @@ class PoisonGenerator(BaseAttack):
         upper = torch.as_tensor(space.upper_, dtype=torch.float32)
         self.history_ = []
         best = (np.inf, None)
+        # The proxy ranking does not depend on the restart: fit it once.
+        proxy_pool = (
+            self._proxy_pool(E, s_codes, n_poison)
+            if self.base_selection == "proxy"
+            else None
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_seed_from(rng))
             for _ in range(self.n_restarts):
-                base = self._bases(E, y, S, n_poison, rng, victims)
+                base = self._bases(E, y, S, n_poison, rng, victims, proxy_pool)
                 y_p, S_p = self._labels(y, S, base, rng)
                 candidates = [y_p]
                 if self.label_strategy in ("aligned", "contradict"):
@@ -482,9 +495,7 @@ class PoisonGenerator(BaseAttack):
             for (net, graph, mask, g_adv), r in zip(victims, rows, strict=True):
                 with _scratch_history(net):
                     g_p = graph.field(r, E=base_t + delta, create_graph=True)
-                if mask is not None:
-                    g_p = g_p[mask]
-                cos = cos + (g_p @ g_adv) / (g_p.norm() * g_adv.norm() + 1e-12)
+                cos = cos + _cosine(g_p, g_adv, mask)
             cos = cos / len(victims)
             objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
             objective.backward()
