@@ -11,6 +11,8 @@ from skfrl.datasets import make_biased_classification
 
 # Small, fast settings for every audit run here.
 FAST = ["--max-epochs", "2", "--cv", "2", "--n-jobs", "1"]
+# run_audit's counterpart of FAST, on a 200-row sample.
+TINY = dict(cv=2, max_samples=200, max_epochs=2, n_jobs=1)
 
 
 def test_defaults_are_the_documented_audit():
@@ -188,10 +190,7 @@ def test_audit_with_model_based_and_resampling_defenses(defense):
         sensitive="sex",
         attacks="label_flip",
         budgets="0,0.1",
-        cv=2,
-        max_samples=200,
-        max_epochs=2,
-        n_jobs=1,
+        **TINY,
         defense=defense,
     )
     assert context["settings"]["defense"] == defense
@@ -208,10 +207,7 @@ def test_audit_with_dro_trains_the_model_group_robustly(capsys):
         model="adversarial",
         attacks="random",
         budgets="0,0.1",
-        cv=2,
-        max_samples=200,
-        max_epochs=2,
-        n_jobs=1,
+        **TINY,
         defense="dro",
     )
     frl = next(iter(fitted.estimators.values())).named_steps["frl"]
@@ -228,10 +224,7 @@ def test_audit_with_an_adversarially_trained_downstream_classifier(downstream):
         sensitive="sex",
         attacks="random",
         budgets="0,0.1",
-        cv=2,
-        max_samples=200,
-        max_epochs=2,
-        n_jobs=1,
+        **TINY,
         downstream=downstream,
     )
     clf = next(iter(fitted.estimators.values())).named_steps["classifier"]
