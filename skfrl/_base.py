@@ -24,6 +24,7 @@ from skorch.callbacks import (
 from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator
 
+from .callbacks._averaging import WeightAveraging
 from .nn import grouped_dro_loss
 from .utils import check_sensitive_features
 from .utils._sklearn_compat import Interval, check_params
@@ -188,6 +189,15 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         Share of the training data held out for early stopping.
     n_iter_no_change : int
         Patience of early stopping, in epochs.
+    warm_start : bool
+        When True and the model is fitted, ``fit`` continues training from
+        the current weights (and optimizer state) for ``max_epochs`` more
+        epochs, on the data it is given, instead of starting afresh. The
+        data must have the same features, classes and groups.
+    averaging_epochs : float or None
+        Models that have it: expose an exponential moving average of the
+        weights with this time constant in epochs (see
+        :class:`~skfrl.callbacks.WeightAveraging`); None: the last iterate.
     device : str
         Torch device, ``"cpu"`` (default) or e.g. ``"cuda"``.
     verbose : int
@@ -228,6 +238,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     callbacks = None
     predict_nonlinearity = None
     warm_start = False
+    averaging_epochs = None
     compile = False
     use_caching = "auto"
     torch_load_kwargs = None
@@ -244,6 +255,8 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
+        "averaging_epochs": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "device": [str, torch.device],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -343,6 +356,10 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     def get_default_callbacks(self):
         """Skorch's defaults plus early stopping and a progress bar on request."""
         callbacks = list(self._default_callbacks)
+        if self.averaging_epochs is not None:
+            callbacks.append(
+                ("weight_averaging", WeightAveraging(float(self.averaging_epochs)))
+            )
         if self.early_stopping:
             callbacks.append(
                 (
@@ -578,18 +595,71 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             The fitted model.
         """
         self._check_params()
-        X, y = self._validate_fit_data(X, y)
-        y_enc = self._prepare_y(y)
-        # X.shape[0], not len(X): subclasses may keep X as a scipy.sparse matrix.
-        data = {"X": X, **self._prepare_sensitive(sensitive_features, X.shape[0])}
+        warm = bool(self.warm_start and self.__sklearn_is_fitted__())
+        # Fitted state that preparing the new data overwrites; restored when
+        # a warm start refuses that data, so the model stays usable.
+        fitted = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        try:
+            X, y = self._validate_fit_data(X, y)
+            if warm and X.shape[1] != fitted["n_features_in_"]:
+                raise ValueError(
+                    "warm_start=True continues a model fitted on "
+                    f"{fitted['n_features_in_']} features; X has {X.shape[1]}. "
+                    "Set warm_start=False to refit."
+                )
+            y_enc = self._prepare_y(y)
+            # X.shape[0], not len(X): subclasses may keep X as a sparse matrix.
+            data = {"X": X, **self._prepare_sensitive(sensitive_features, X.shape[0])}
+            if warm:
+                now = self._data_signature()
+                vars(self).update(fitted)
+                before = self._data_signature()
+                if now != before:
+                    raise ValueError(
+                        "warm_start=True continues training on data with the "
+                        "same classes and sensitive groups as the first fit; "
+                        f"got {now} instead of {before}. Set warm_start=False "
+                        "to refit."
+                    )
+                # Same layout: take the new data's statistics (base rates).
+                self._validate_fit_data(X, y)
+                self._prepare_y(y)
+                self._prepare_sensitive(sensitive_features, X.shape[0])
+        except ValueError:
+            if warm:
+                vars(self).update(fitted)
+            raise
         self._seed = _seed_from(self.random_state)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed)
-            if not (self.warm_start and self.initialized_):
+            if warm:
+                # A continuation draws other batches than the first epochs did.
+                torch.manual_seed(self._seed + 7919 * len(self.history_))
+                self._on_warm_start()
+            else:
+                torch.manual_seed(self._seed)
                 self.initialize()
             self._run_fit_loop(data, y_enc)
         self._set_training(False)
         return self
+
+    def _data_signature(self) -> tuple:
+        """What a warm-started fit must find unchanged in its data."""
+        classes = getattr(self, "classes_", None)
+        return (
+            None if classes is None else tuple(np.asarray(classes).tolist()),
+            tuple(
+                (
+                    a.kind,
+                    None
+                    if a.classes is None
+                    else tuple(np.asarray(a.classes).tolist()),
+                )
+                for a in self.sensitive_attributes_
+            ),
+        )
+
+    def _on_warm_start(self) -> None:
+        """Refresh state that ``initialize_module`` derived from the data."""
 
     def _run_fit_loop(self, data: dict, y, epochs: int | None = None) -> None:
         self.notify("on_train_begin", X=data, y=y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import time
 from abc import abstractmethod
 
 import numpy as np
@@ -106,6 +107,10 @@ class BaseAttack(BaseEstimator):
         Training row each poison was derived from.
     feature_space_ : FeatureSpace
         The space poisons were crafted in.
+    timings_ : dict of str to float
+        Seconds per phase of the last ``fit_resample``: at least
+        ``"decoding"`` and ``"total"``; attacks that train or match add
+        their own phases.
 
     Examples
     --------
@@ -197,6 +202,8 @@ class BaseAttack(BaseEstimator):
             ``X``, ``y`` and ``sensitive_features``.
         """
         self._check_params()
+        start = time.perf_counter()
+        self.timings_ = {}
         X_checked, y_arr = self._validate(X, y, sensitive_features)
         n = len(X_checked)
         n_poison = self._n_poison(n)
@@ -217,8 +224,10 @@ class BaseAttack(BaseEstimator):
             if isinstance(X_checked, pd.DataFrame)
             else X_checked[poisons.base_indices]
         )
+        tick = time.perf_counter()
         X_poison = self.feature_space_.decode(poisons.E, base=base_rows)
         self.poison_E_ = self.feature_space_.snap(poisons.E)
+        self.timings_["decoding"] = time.perf_counter() - tick
         self.base_indices_ = poisons.base_indices
         self.n_poison_ = n_poison
         self.poison_mask_ = np.r_[np.zeros(n, bool), np.ones(n_poison, bool)]
@@ -242,6 +251,7 @@ class BaseAttack(BaseEstimator):
             s_arr = np.asarray(sensitive_features)
             s_vals = poisons.s.to_numpy().reshape((n_poison, *s_arr.shape[1:]))
             s_aug = _concat_like(s_arr, s_vals, n_poison=n_poison)
+        self.timings_["total"] = time.perf_counter() - start
         return X_aug, y_aug, s_aug
 
     @abstractmethod

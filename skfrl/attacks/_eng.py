@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 import time
 
@@ -11,12 +12,14 @@ import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
 from .._base import BaseFairNet, _seed_from
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseAttack, PoisonSet
 from ._feature_space import FeatureSpace
-from ._graph import _codes, _flat, _Graph, _Rows, _scratch_history
+from ._graph import _codes, _flat, _Graph, _Rows, _scratch_history, encode_at
 
 __all__ = ["PoisonGenerator", "fld_torch"]
 
@@ -84,6 +87,30 @@ def _split_victim(victim):
         "subclasses) or a Pipeline with one as a step; got "
         f"{type(victim).__name__}."
     )
+
+
+class _Checkpoints(Callback):
+    """Parameter snapshots of a training run at chosen epochs (0: initial)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def initialize(self):
+        self.states_ = []
+        return self
+
+    def _save(self, net):
+        self.states_.append(
+            [p.detach().clone() for p in net.module_.parameters() if p.requires_grad]
+        )
+
+    def on_train_begin(self, net, **kwargs):
+        if 0 in self.epochs:
+            self._save(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) in self.epochs:
+            self._save(net)
 
 
 class PoisonGenerator(BaseAttack):
@@ -178,6 +205,36 @@ class PoisonGenerator(BaseAttack):
         changed the retrained victims' probe AUC by +0.003 on average
         against -0.005 with 1: within the noise (sd 0.04).
         Crafting time grows about linearly, plus one fit per extra victim.
+    prefit : bool, default=False
+        ``victim`` is already fitted (its preprocessing too): craft against
+        it as it is instead of fitting a clone first. This is the threat
+        model of Liu et al. (Assumption 2) in which the poisons enter a
+        victim that keeps training from its clean state (see
+        :func:`skfrl.utils.fine_tune`). The victim is never modified.
+    method : {"matching", "unrolled"}, default="matching"
+        ``"matching"``: first-order gradient matching at the clean victim
+        (above). ``"unrolled"`` (MetaPoison-style, Huang et al. 2020):
+        minimise the attacker's loss *after* ``unroll_steps`` training
+        steps of the victim on clean + poisoned rows, differentiated through
+        those steps (encoder, task head and adversaries all move, so the
+        adversary's response is inside the unroll). Each crafting step
+        unrolls from one of several surrogates, snapshots of the clean
+        victim's training run at the fractions ``checkpoints`` of its
+        epochs, taken in turn; after each use a surrogate advances by one
+        training step on clean + current poisons (re-training the surrogate
+        between rounds). Unrolled steps are normalised gradient steps of
+        length ``lr * sqrt(n_parameters)`` (the size of a saturated Adam
+        step); clean and poisoned rows enter each step with the weights
+        they have in the poisoned training set. One run: ``n_restarts``
+        and the label-direction search of ``"aligned"``/``"contradict"``
+        are not used. About ``3 * unroll_steps`` field evaluations per
+        crafting step, so several times slower than matching.
+    unroll_steps : int, default=2
+        Training steps differentiated through, with ``method="unrolled"``.
+    checkpoints : array-like of float in [0, 1], default=(0.0, 0.25, 0.5, 1.0)
+        Fractions of the clean training run whose snapshots serve as
+        surrogates with ``method="unrolled"`` (0: initialisation). With
+        ``prefit=True`` only the trained victim is available and used.
     random_state : int, RandomState instance or None, default=None
         Seed of the victim fits, target split, bases and restarts.
     verbose : int, default=0
@@ -196,6 +253,11 @@ class PoisonGenerator(BaseAttack):
         Matching loss per step, one list per restart.
     crafting_time_ : float
         Seconds spent crafting (victim fit excluded).
+    timings_ : dict of str to float
+        Seconds per phase: ``"victim_fit"`` (fitting the victim and the
+        ensemble; near 0 with ``prefit=True``), ``"base_selection"``,
+        ``"matching"`` and ``"decoding"`` (snapping poisons to valid rows),
+        and ``"total"`` (the whole ``fit_resample``).
     n_poison_, poison_mask_, poison_indices_, base_indices_, feature_space_ :
         See :class:`BaseAttack`.
 
@@ -205,6 +267,8 @@ class PoisonGenerator(BaseAttack):
        Representations", ICLR 2024.
     .. [2] J. Geiping et al., "Witches' Brew: Industrial Scale Data
        Poisoning via Gradient Matching", ICLR 2021.
+    .. [3] W. R. Huang et al., "MetaPoison: Practical General-purpose
+       Clean-label Data Poisoning", NeurIPS 2020.
 
     Examples
     --------
@@ -233,6 +297,10 @@ class PoisonGenerator(BaseAttack):
         "base_selection": [StrOptions({"random", "stratified", "proxy", "alignment"})],
         "match": [StrOptions({"encoder", "all"})],
         "n_victims": [Interval(numbers.Integral, 1, None, closed="left")],
+        "prefit": ["boolean"],
+        "method": [StrOptions({"matching", "unrolled"})],
+        "unroll_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "checkpoints": ["array-like"],
         "verbose": ["verbose"],
     }
 
@@ -252,6 +320,10 @@ class PoisonGenerator(BaseAttack):
         base_selection="proxy",
         match="all",
         n_victims=1,
+        prefit=False,
+        method="matching",
+        unroll_steps=2,
+        checkpoints=(0.0, 0.25, 0.5, 1.0),
         random_state=None,
         verbose=0,
     ):
@@ -268,13 +340,24 @@ class PoisonGenerator(BaseAttack):
         self.base_selection = base_selection
         self.match = match
         self.n_victims = n_victims
+        self.prefit = prefit
+        self.method = method
+        self.unroll_steps = unroll_steps
+        self.checkpoints = checkpoints
         self.verbose = verbose
 
     # -- victim --------------------------------------------------------------
     def _make_feature_space(self, X, y, sensitive_features) -> FeatureSpace:
-        victim = clone(self.victim)
+        start = time.perf_counter()
+        if self.prefit:
+            # The attacker crafts against this very model; never modify it.
+            victim = copy.deepcopy(self.victim)
+        else:
+            victim = clone(self.victim)
         pre, frl = _split_victim(victim)
-        if isinstance(frl, BaseFairNet) and frl.random_state is None:
+        if self.prefit:
+            check_is_fitted(frl)
+        elif isinstance(frl, BaseFairNet) and frl.random_state is None:
             frl.set_params(random_state=_seed_from(self.random_state))
         preprocessor = None
         if pre is not None:
@@ -284,11 +367,33 @@ class PoisonGenerator(BaseAttack):
                     "before the FRL step (e.g. make_preprocessor); got "
                     f"{[type(st).__name__ for _, st in pre.steps]}."
                 )
-            preprocessor = pre[0].fit(X, y)
+            preprocessor = pre[0] if self.prefit else pre[0].fit(X, y)
         space = FeatureSpace(preprocessor).fit(X)
-        frl.fit(
-            space.encode(X).astype(np.float32), y, sensitive_features=sensitive_features
-        )
+        self._checkpoints = None
+        if not self.prefit:
+            recorder = None
+            if self.method == "unrolled":
+                fractions = np.asarray(self.checkpoints, dtype=float).ravel()
+                if not len(fractions) or np.any((fractions < 0) | (fractions > 1)):
+                    raise ValueError(
+                        "checkpoints must hold fractions in [0, 1], got "
+                        f"{self.checkpoints!r}."
+                    )
+                epochs = sorted({int(round(f * frl.max_epochs)) for f in fractions})
+                recorder = _Checkpoints(epochs)
+                frl.callbacks = [
+                    *(frl.callbacks or []),
+                    ("poison_generator_checkpoints", recorder),
+                ]
+            frl.fit(
+                space.encode(X).astype(np.float32),
+                y,
+                sensitive_features=sensitive_features,
+            )
+            if recorder is not None:
+                self._checkpoints = dict(frl.callbacks_)[
+                    "poison_generator_checkpoints"
+                ].states_
         if not frl.sensitive_attributes_ or (
             frl.sensitive_attributes_[0].kind != "categorical"
             or frl.sensitive_attributes_[0].n_classes != 2
@@ -309,6 +414,7 @@ class PoisonGenerator(BaseAttack):
             .fit(E, y, sensitive_features=sensitive_features)
             for seed in seeds
         ]
+        self.timings_["victim_fit"] = time.perf_counter() - start
         return space
 
     def _batch(self, E: torch.Tensor, S: pd.DataFrame) -> dict:
@@ -451,15 +557,23 @@ class PoisonGenerator(BaseAttack):
         self.history_ = []
         best = (np.inf, None)
         # The proxy ranking does not depend on the restart: fit it once.
+        t_select = time.perf_counter()
         proxy_pool = (
             self._proxy_pool(E, s_codes, n_poison)
             if self.base_selection == "proxy"
             else None
         )
+        t_select = time.perf_counter() - t_select
+        if self.method == "unrolled":
+            return self._generate_unrolled(
+                E, y, S, n_poison, rng, target, s_codes, victims, proxy_pool, start
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_seed_from(rng))
             for _ in range(self.n_restarts):
+                tick = time.perf_counter()
                 base = self._bases(E, y, S, n_poison, rng, victims, proxy_pool)
+                t_select += time.perf_counter() - tick
                 y_p, S_p = self._labels(y, S, base, rng)
                 candidates = [y_p]
                 if self.label_strategy in ("aligned", "contradict"):
@@ -474,6 +588,8 @@ class PoisonGenerator(BaseAttack):
                         print(f"PoisonGenerator: matching loss {loss:.4f}")
                     if loss < best[0]:
                         best = (loss, (base, delta, y_try, S_p))
+        self.timings_["base_selection"] = t_select
+        self.timings_["matching"] = time.perf_counter() - start - t_select
         base, delta, y_p, S_p = best[1]
         self.perturbations_ = delta
         self.matching_loss_ = best[0]
@@ -509,3 +625,125 @@ class PoisonGenerator(BaseAttack):
                 delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
             hist.append(float(1 - cos.detach()))
         return hist[-1], delta.detach().numpy().astype(np.float64), hist
+
+    # -- unrolled crafting ----------------------------------------------------
+    def _attacker_loss(self, Z, s_t) -> torch.Tensor:
+        if self.objective == "fld":
+            return -fld_torch(Z, s_t)
+        from sklearn.linear_model import LogisticRegression
+
+        # A probe trained afresh on the surrogate's representation.
+        probe = LogisticRegression(max_iter=1000).fit(Z.detach().numpy(), s_t)
+        w = torch.as_tensor(probe.coef_[0], dtype=Z.dtype)
+        b = torch.as_tensor(probe.intercept_, dtype=Z.dtype)
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            Z @ w + b, s_t.to(Z.dtype)
+        )
+
+    def _unroll(self, graph, theta, clean_batches, poison_rows, E_poison, eps, scale):
+        """Parameters after ``len(clean_batches)`` differentiable training steps.
+
+        Each step follows the victim's training field on the clean batch
+        and the poisons, weighted ``1 - eps`` and ``eps``, with a step of
+        length ``scale``.
+        """
+        params = list(theta)
+        trajectory = []
+        for rows in clean_batches:
+            field = (1 - eps) * graph.field(rows, params=params, create_graph=True)
+            field = field + eps * graph.field(
+                poison_rows, E=E_poison, params=params, create_graph=True
+            )
+            # Differentiated too: the unrolled map stays exactly the one
+            # whose gradient is taken.
+            step = scale / (field.norm() + 1e-12)
+            flat = torch.cat([p.reshape(-1) for p in params]) - step * field
+            params, offset = [], 0
+            for p in theta:
+                params.append(flat[offset : offset + p.numel()].view_as(p))
+                offset += p.numel()
+            trajectory.append(params)
+        return params, trajectory
+
+    def _unrolled_objective(
+        self, graph, theta, clean_batches, poison_rows, E_poison, eps, scale, E_t, s_t
+    ):
+        """Attacker's loss after the unrolled steps, and the first step's params."""
+        params, trajectory = self._unroll(
+            graph, theta, clean_batches, poison_rows, E_poison, eps, scale
+        )
+        Z = encode_at(graph.frl, params, E_t)
+        return self._attacker_loss(Z, s_t), trajectory[0]
+
+    def _generate_unrolled(
+        self, E, y, S, n_poison, rng, target, s_codes, victims, proxy_pool, start
+    ):
+        frl = self._frl
+        graph = victims[0][1]
+        states = list(self._checkpoints or [])
+        states += [
+            [p.detach().clone() for p in net.module_.parameters() if p.requires_grad]
+            for net in self.ensemble_[(1 if states else 0) :]
+        ]
+        surrogates = [[p.detach().clone() for p in st] for st in states]
+        tick = time.perf_counter()
+        base = self._bases(E, y, S, n_poison, rng, victims, proxy_pool)
+        y_p, S_p = self._labels(y, S, base, rng)
+        t_select = self.timings_.get("base_selection", 0.0)
+        self.timings_["base_selection"] = t_select + time.perf_counter() - tick
+        clean_rows = _Rows(E.astype(np.float32), *_codes(frl, y, S, "y"))
+        base_t = torch.as_tensor(E[base], dtype=torch.float32)
+        poison_rows = _Rows(base_t.numpy(), *_codes(frl, y_p, S_p, "poison labels"))
+        E_t = torch.as_tensor(E[target], dtype=torch.float32)
+        s_t = torch.as_tensor(s_codes[target])
+        eps = n_poison / (len(E) + n_poison)
+        n_params = sum(p.numel() for p in graph.params)
+        scale = float(frl.lr) * float(np.sqrt(n_params))
+        batch = min(int(frl.batch_size), len(E))
+        space = self.feature_space_
+        lower = torch.as_tensor(space.lower_, dtype=torch.float32)
+        upper = torch.as_tensor(space.upper_, dtype=torch.float32)
+        delta = torch.zeros_like(base_t, requires_grad=True)
+        optimizer = torch.optim.Adam([delta], lr=self.step_size)
+        hist = []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_seed_from(rng))
+            for it in range(self.n_steps):
+                j = it % len(surrogates)
+                theta = [p.detach().requires_grad_(True) for p in surrogates[j]]
+                clean_batches = [
+                    clean_rows.take(rng.choice(len(E), size=batch, replace=False))
+                    for _ in range(self.unroll_steps)
+                ]
+                optimizer.zero_grad()
+                loss, first = self._unrolled_objective(
+                    graph,
+                    theta,
+                    clean_batches,
+                    poison_rows,
+                    base_t + delta,
+                    eps,
+                    scale,
+                    E_t,
+                    s_t,
+                )
+                objective = loss + self.lambda2 * delta.pow(2).sum(1).mean()
+                objective.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    shrink = self.step_size * self.lambda1
+                    delta.copy_(
+                        torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0)
+                    )
+                    delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
+                # The surrogate trains on, on clean + current poisons.
+                surrogates[j] = [p.detach() for p in first]
+                hist.append(float(loss.detach()))
+        self.history_ = [hist]
+        self.perturbations_ = delta.detach().numpy().astype(np.float64)
+        self.matching_loss_ = hist[-1]
+        self.timings_["matching"] = (
+            time.perf_counter() - start - self.timings_["base_selection"]
+        )
+        self.crafting_time_ = time.perf_counter() - start
+        return PoisonSet(E[base] + self.perturbations_, base, y_p, S_p)

@@ -151,6 +151,43 @@ def _reversal_as(split: _Split):
         _layers._GradReverseFn = saved
 
 
+class _LossOf(torch.nn.Module):
+    """The victim's training loss as a module, for ``torch.func.functional_call``.
+
+    Evaluating the loss at parameter values other than the module's own
+    (the unrolled steps of :class:`~skfrl.attacks.PoisonGenerator`) swaps
+    them in for every access to ``frl.module_`` made by ``infer`` and
+    ``get_loss``.
+    """
+
+    def __init__(self, frl):
+        super().__init__()
+        self.module = frl.module_
+        self._frl = [frl]  # a list: not registered as a submodule
+
+    def forward(self, batch, y):
+        frl = self._frl[0]
+        return frl.get_loss(frl.infer(batch), y, X=batch, training=True)
+
+
+class _EncodeOf(torch.nn.Module):
+    """``frl.module_.encode`` as a module's forward (for functional calls)."""
+
+    def __init__(self, frl):
+        super().__init__()
+        self.module = frl.module_
+
+    def forward(self, x):
+        return self.module.encode(x)
+
+
+def encode_at(frl, params: list, E: torch.Tensor) -> torch.Tensor:
+    """The representation of encoded rows ``E`` under parameter values ``params``."""
+    names = [n for n, p in frl.module_.named_parameters() if p.requires_grad]
+    values = {f"module.{n}": v for n, v in zip(names, params, strict=True)}
+    return torch.func.functional_call(_EncodeOf(frl), values, (E,))
+
+
 class _Graph:
     """The victim's training loss and field, on any rows.
 
@@ -164,7 +201,9 @@ class _Graph:
 
     def __init__(self, frl, probe: _Rows):
         self.frl = frl
-        self.params = [p for p in frl.module_.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in frl.module_.named_parameters() if p.requires_grad]
+        self.names = [n for n, _ in named]
+        self.params = [p for _, p in named]
         split = _Split(None)
         with _reversal_as(split):
             self._loss(probe)
@@ -181,30 +220,36 @@ class _Graph:
                 ]
             )
 
-    def _loss(self, rows: _Rows, E: torch.Tensor | None = None) -> torch.Tensor:
+    def _loss(self, rows: _Rows, E: torch.Tensor | None = None, params=None):
         frl = self.frl
         batch = {"X": torch.as_tensor(rows.E) if E is None else E}
         if rows.s_cat is not None:
             batch["s_cat"] = torch.as_tensor(rows.s_cat)
         if rows.s_cont is not None:
             batch["s_cont"] = torch.as_tensor(rows.s_cont)
+        y = torch.as_tensor(rows.y)
         with _scratch_history(frl):
-            out = frl.infer(batch)
-            return frl.get_loss(out, torch.as_tensor(rows.y), X=batch, training=True)
+            if params is None:
+                out = frl.infer(batch)
+                return frl.get_loss(out, y, X=batch, training=True)
+            values = {f"module.{n}": v for n, v in zip(self.names, params, strict=True)}
+            return torch.func.functional_call(_LossOf(frl), values, (batch, y))
 
-    def _grad(self, loss, create_graph) -> torch.Tensor:
+    def _grad(self, loss, create_graph, params=None) -> torch.Tensor:
+        targets = self.params if params is None else params
         grads = torch.autograd.grad(
-            loss, self.params, create_graph=create_graph, allow_unused=True
+            loss, targets, create_graph=create_graph, allow_unused=True
         )
-        return _flat(grads, self.params)
+        return _flat(grads, targets)
 
-    def field(self, rows, E=None, create_graph=False) -> torch.Tensor:
+    def field(self, rows, E=None, create_graph=False, params=None) -> torch.Tensor:
+        """The training field on ``rows`` (at ``params`` instead of the module's)."""
         if not self.scales:
-            return self._grad(self._loss(rows, E), create_graph)
+            return self._grad(self._loss(rows, E, params), create_graph, params)
 
         def run(passing):
             with _reversal_as(_Split(passing)):
-                return self._grad(self._loss(rows, E), create_graph)
+                return self._grad(self._loss(rows, E, params), create_graph, params)
 
         blocked = run(frozenset())
         up, down = blocked, blocked

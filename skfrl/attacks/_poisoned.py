@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import numbers
+
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import fit_with_sensitive
+from ..utils import fine_tune, fit_with_sensitive
 
 __all__ = ["PoisonedEstimator"]
+
+
+def _max_epochs(estimator) -> int:
+    steps = getattr(estimator, "steps", [("", estimator)])
+    for _, step in steps:
+        params = getattr(step, "get_params", dict)()
+        if "warm_start" in params and "max_epochs" in params:
+            return int(params["max_epochs"])
+    raise TypeError(
+        "victim_training='fine_tune' needs an skfrl neural model (or a Pipeline "
+        f"with one); got {type(estimator).__name__}."
+    )
 
 
 def _estimator_has(attr):
@@ -38,6 +52,15 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
         The victim, e.g. an FRL model or ``Pipeline(preprocessor, FRL, clf)``.
     attack : BaseAttack
         Attack applied to each training set (cloned at every ``fit``).
+    victim_training : {"retrain", "fine_tune"}, default="retrain"
+        ``"retrain"``: fit a clone of ``estimator`` from scratch on clean +
+        poison. ``"fine_tune"``: fit it on the clean data first
+        (``clean_estimator_``), let an attack with ``victim=None`` and a
+        ``prefit`` parameter craft against that model, then continue
+        training a copy of it on clean + poison for ``fine_tune_epochs``
+        epochs (:func:`skfrl.utils.fine_tune`).
+    fine_tune_epochs : int or None, default=None
+        Epochs of continued training; None: the model's ``max_epochs``.
 
     Attributes
     ----------
@@ -45,6 +68,9 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
         The victim fitted on the poisoned data.
     attack_ : BaseAttack
         The fitted attack (``n_poison_``, ``poison_mask_`` ...).
+    clean_estimator_ : estimator
+        Only with ``victim_training="fine_tune"``: the model trained on the
+        clean data, which the attack targets and training continues from.
 
     Examples
     --------
@@ -64,9 +90,13 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
     # The leakage scorers look through this wrapper to ``estimator_``.
     _skfrl_wrapper = True
 
-    def __init__(self, estimator, attack):
+    def __init__(
+        self, estimator, attack, *, victim_training="retrain", fine_tune_epochs=None
+    ):
         self.estimator = estimator
         self.attack = attack
+        self.victim_training = victim_training
+        self.fine_tune_epochs = fine_tune_epochs
 
     def fit(self, X, y=None, *, sensitive_features=None):
         """Poison ``(X, y, sensitive_features)`` and fit the victim on it.
@@ -88,11 +118,40 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 "PoisonedEstimator needs sensitive_features: attacks target them."
             )
+        if self.victim_training not in ("retrain", "fine_tune"):
+            raise ValueError(
+                "victim_training must be 'retrain' or 'fine_tune', got "
+                f"{self.victim_training!r}."
+            )
+        epochs = self.fine_tune_epochs
+        if epochs is not None and (
+            isinstance(epochs, bool)
+            or not isinstance(epochs, numbers.Integral)
+            or epochs < 1
+        ):
+            raise ValueError(f"fine_tune_epochs must be an int >= 1, got {epochs!r}.")
         self.attack_ = clone(self.attack)
+        if self.victim_training == "fine_tune":
+            self.clean_estimator_ = fit_with_sensitive(
+                clone(self.estimator), X, y, sensitive_features
+            )
+            params = self.attack_.get_params(deep=False)
+            if params.get("victim", False) is None and "prefit" in params:
+                # The attacker crafts against the clean model that continues.
+                self.attack_.set_params(victim=self.clean_estimator_, prefit=True)
+            if epochs is None:
+                epochs = _max_epochs(self.clean_estimator_)
         X_aug, y_aug, s_aug = self.attack_.fit_resample(
             X, y, sensitive_features=sensitive_features
         )
-        self.estimator_ = fit_with_sensitive(clone(self.estimator), X_aug, y_aug, s_aug)
+        if self.victim_training == "fine_tune":
+            self.estimator_ = fine_tune(
+                self.clean_estimator_, X_aug, y_aug, s_aug, epochs=int(epochs)
+            )
+        else:
+            self.estimator_ = fit_with_sensitive(
+                clone(self.estimator), X_aug, y_aug, s_aug
+            )
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         if hasattr(self.estimator_, "n_features_in_"):
@@ -121,4 +180,6 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None):
         """Score of the poisoned victim."""
         check_is_fitted(self)
-        return self.estimator_.score(X, y)
+        if sample_weight is None:
+            return self.estimator_.score(X, y)
+        return self.estimator_.score(X, y, sample_weight=sample_weight)

@@ -25,7 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length
 from threadpoolctl import threadpool_limits
 
-from ..utils import fit_with_sensitive, is_fair_representation
+from ..utils import fine_tune, fit_with_sensitive, is_fair_representation
 
 __all__ = ["CLEAN", "cross_validate_robustness", "summarize"]
 
@@ -325,6 +325,8 @@ def _evaluate_unit(
     unit_seed,
     return_estimator,
     defense=None,
+    base=None,
+    fine_tune_epochs=None,
 ):
     with _unit_context(unit_seed):
         X_train, y_train, s_train = _take(X, train), _take(y, train), _take(s, train)
@@ -332,9 +334,14 @@ def _evaluate_unit(
         attack_time, n_poison = 0.0, 0
         if attack is not None:
             attack = _fill_random_state(clone(attack), unit_seed, deep=False)
-            if "victim" in attack.get_params(deep=False) and attack.victim is None:
-                # White-box: the attacker crafts against the evaluated model.
-                attack.set_params(victim=_victim(clone(model)))
+            params = attack.get_params(deep=False)
+            if "victim" in params and attack.victim is None:
+                # White-box: the attacker crafts against the evaluated model,
+                # under fine-tuning the very clean model that will continue.
+                if base is not None and "prefit" in params:
+                    attack.set_params(victim=_victim(base), prefit=True)
+                else:
+                    attack.set_params(victim=_victim(clone(model)))
             start = time.perf_counter()
             X_train, y_train, s_train = attack.fit_resample(
                 X_train, y_train, sensitive_features=s_train
@@ -365,7 +372,10 @@ def _evaluate_unit(
                 s_kept = _take(s_train, np.asarray(defense.resample_indices_))
             s_train = s_kept
         start = time.perf_counter()
-        fit_with_sensitive(model, X_train, y_train, s_train)
+        if base is None:
+            fit_with_sensitive(model, X_train, y_train, s_train)
+        else:
+            model = fine_tune(base, X_train, y_train, s_train, epochs=fine_tune_epochs)
         fit_time = time.perf_counter() - start
         X_test, y_test, s_test = _take(X, test), _take(y, test), _take(s, test)
         scores = {
@@ -380,6 +390,38 @@ def _evaluate_unit(
         n_removed=n_removed,
         n_poison_removed=n_poison_removed,
         estimator=model if return_estimator else None,
+    )
+
+
+def _fit_base(estimator, X, y, s, train, *, estimator_seed, unit_seed):
+    """The clean model of a fold that ``victim_training="fine_tune"`` continues."""
+    with _unit_context(unit_seed):
+        model = _fill_random_state(clone(estimator), estimator_seed)
+        return fit_with_sensitive(
+            model, _take(X, train), _take(y, train), _take(s, train)
+        )
+
+
+def _fine_tune_epochs(estimator, fine_tune_epochs):
+    if fine_tune_epochs is not None:
+        if isinstance(fine_tune_epochs, bool) or not isinstance(
+            fine_tune_epochs, numbers.Integral
+        ):
+            raise TypeError(
+                f"fine_tune_epochs must be an int or None, got {fine_tune_epochs!r}."
+            )
+        if fine_tune_epochs < 1:
+            raise ValueError(f"fine_tune_epochs must be >= 1, got {fine_tune_epochs}.")
+        return int(fine_tune_epochs)
+    steps = estimator.steps if isinstance(estimator, Pipeline) else [("", estimator)]
+    for _, step in steps:
+        params = getattr(step, "get_params", dict)()
+        if "warm_start" in params and "max_epochs" in params:
+            return int(params["max_epochs"])
+    raise TypeError(
+        "victim_training='fine_tune' continues an skfrl neural model (or a "
+        "Pipeline with one as a step) with warm_start; got "
+        f"{type(estimator).__name__}."
     )
 
 
@@ -404,6 +446,8 @@ def cross_validate_robustness(
     return_estimators: bool = False,
     verbose: int = 0,
     defense=None,
+    victim_training: str = "retrain",
+    fine_tune_epochs: int | None = None,
 ):
     """Cross-validate a model under poisoning attacks of several budgets.
 
@@ -493,6 +537,21 @@ def cross_validate_robustness(
         training part after poisoning and before fitting, the clean
         reference included; ``n_removed`` and ``n_poison_removed`` in the
         results count the rows a sanitiser removed (0 for a resampler).
+    victim_training : {"retrain", "fine_tune"}, default="retrain"
+        How the victim meets the poisons. ``"retrain"``: every unit trains
+        a fresh clone of ``estimator`` from scratch on its (clean +
+        poisoned) training part. ``"fine_tune"``: the threat model of Liu
+        et al. (2024, Assumption 2), a victim well trained before the
+        attack: the clean model of each fold is trained once, every attack
+        crafts against that model (attacks with a ``prefit`` parameter and
+        ``victim=None``), and a copy of it continues training on clean +
+        poison for ``fine_tune_epochs`` epochs
+        (:func:`skfrl.utils.fine_tune`); the clean reference continues on
+        the clean part alone for the same epochs, so the comparison stays
+        paired.
+    fine_tune_epochs : int or None, default=None
+        Epochs of continued training with ``victim_training="fine_tune"``;
+        None: the model's ``max_epochs``.
 
     Returns
     -------
@@ -559,8 +618,35 @@ def cross_validate_robustness(
             "defense must be a sanitiser or resampler of skfrl.defenses (an "
             f"estimator with fit_resample), got {type(defense).__name__}."
         )
+    if victim_training not in ("retrain", "fine_tune"):
+        raise ValueError(
+            "victim_training must be 'retrain' or 'fine_tune', got "
+            f"{victim_training!r}."
+        )
+    if victim_training == "fine_tune":
+        fine_tune_epochs = _fine_tune_epochs(estimator, fine_tune_epochs)
+    elif fine_tune_epochs is not None:
+        raise ValueError(
+            "fine_tune_epochs is only used with victim_training='fine_tune'."
+        )
     entropy = _entropy(random_state)
     folds = _splits(cv, estimator, X, y, sensitive_features, _seed(entropy, 0))
+    if n_jobs is not None:
+        n_jobs = effective_n_jobs(n_jobs)
+    bases = [None] * len(folds)
+    if victim_training == "fine_tune":
+        bases = Parallel(n_jobs=None if n_jobs is None else min(n_jobs, len(folds)))(
+            delayed(_fit_base)(
+                estimator,
+                X,
+                y,
+                sensitive_features,
+                train,
+                estimator_seed=_seed(entropy, 1, fold),
+                unit_seed=_seed(entropy, 3, fold),
+            )
+            for fold, (train, _) in enumerate(folds)
+        )
 
     units = []  # (attack name, budget, fold, attack object or None)
     if 0 in budgets:
@@ -588,6 +674,8 @@ def cross_validate_robustness(
             unit_seed=_seed(entropy, 2, fold, _tag(name), _tag(float(budget))),
             return_estimator=return_estimators,
             defense=defense,
+            base=bases[fold],
+            fine_tune_epochs=fine_tune_epochs,
         )
         for name, budget, fold, attack in units
     )

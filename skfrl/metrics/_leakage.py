@@ -30,9 +30,13 @@ __all__ = [
     "representation_leakage",
 ]
 
-CATEGORICAL_METRICS = ("roc_auc", "balanced_accuracy", "ber", "accuracy")
+CATEGORICAL_METRICS = ("roc_auc", "balanced_accuracy", "ber", "accuracy", "log_loss")
 CONTINUOUS_METRICS = ("mae", "r2")
 PROBE_METRICS = CATEGORICAL_METRICS + CONTINUOUS_METRICS
+#: Probabilities are clipped to [PROBA_CLIP, 1 - PROBA_CLIP] before the log,
+#: as sklearn.metrics.log_loss long did, so that a confidently wrong probe
+#: costs at most -log(1e-15) ~ 34.5 nats per sample instead of infinity.
+PROBA_CLIP = 1e-15
 
 
 def _check_representation(Z) -> np.ndarray:
@@ -235,6 +239,18 @@ def balanced_error_rate(s_true: ArrayLike, s_pred: ArrayLike) -> float:
     return float(1.0 - balanced_accuracy_score(s_true, s_pred))
 
 
+def _group_entropy(codes: np.ndarray, n_classes: int) -> float:
+    """Entropy in nats of the group shares of ``codes`` (all groups non-empty)."""
+    shares = np.bincount(codes, minlength=n_classes) / codes.size
+    return -float(np.sum(shares * np.log(shares)))
+
+
+def _mean_cross_entropy(codes: np.ndarray, proba: np.ndarray) -> float:
+    """Mean of ``-log proba[i, codes[i]]`` in nats, probabilities clipped."""
+    p_true = np.clip(proba[np.arange(codes.size), codes], PROBA_CLIP, 1 - PROBA_CLIP)
+    return -float(np.mean(np.log(p_true)))
+
+
 def _check_metric(metric) -> None:
     if metric not in PROBE_METRICS:
         raise ValueError(
@@ -253,7 +269,7 @@ def representation_leakage(
     random_state=None,
     n_jobs: int | None = None,
 ) -> float:
-    """Cross-validated accuracy of a probe that predicts ``s`` from ``Z``.
+    """Cross-validated performance of a probe that predicts ``s`` from ``Z``.
 
     Every sample's prediction comes from a probe fitted on the other folds
     (:func:`~sklearn.model_selection.cross_val_predict`), and ``metric``
@@ -272,9 +288,9 @@ def representation_leakage(
         ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``,
         or ``make_pipeline(StandardScaler(), Ridge())`` for a continuous
         ``s``. ``"roc_auc"`` needs ``predict_proba`` (or, for binary ``s``,
-        ``decision_function``).
-    metric : {"roc_auc", "balanced_accuracy", "ber", "accuracy", "mae", "r2"}, \
-default="roc_auc"
+        ``decision_function``); ``"log_loss"`` needs ``predict_proba``.
+    metric : {"roc_auc", "balanced_accuracy", "ber", "accuracy", "log_loss", \
+"mae", "r2"}, default="roc_auc"
         For a categorical ``s``:
 
         - ``"roc_auc"``: area under the ROC curve; one-vs-rest, macro-averaged
@@ -283,11 +299,32 @@ default="roc_auc"
         - ``"ber"``: balanced error rate, see :func:`balanced_error_rate`;
           chance level ``1 - 1/k``, so larger means *less* leakage.
         - ``"accuracy"``: chance level is the largest group's share.
+        - ``"log_loss"``: ``H(s) - CE`` in nats (natural log), where ``CE``
+          is the probe's mean out-of-fold cross-entropy (log loss) and
+          ``H(s)`` the empirical entropy of the group shares of ``s``, which
+          is the cross-entropy of the best constant predictor. Larger means
+          *more* leakage: 0 means no leakage, ``H(s)`` (at most ``log k``)
+          full leakage. This is the leakage measure of the ENG attack
+          (Liu et al., ICLR 2024; :class:`~skfrl.attacks.PoisonGenerator`),
+          the binary cross-entropy of a classifier predicting ``s`` from
+          ``Z``, shifted so that chance level is 0 and signed so that larger
+          means more leakage, like the other metrics. Probabilities are
+          clipped to ``[1e-15, 1 - 1e-15]``, as
+          :func:`~sklearn.metrics.log_loss` used to, so the value is always
+          finite. It can be negative: slightly when ``Z`` carries no
+          information on ``s``, much more for a probe that overfits with
+          confident wrong predictions, since a probe fitted on other folds
+          can do worse than the constant predictor. Apart from the
+          probability clipping, it is :func:`mutual_information_lower_bound`
+          before that function clips at 0.
 
         For a continuous ``s``:
 
         - ``"mae"``: mean absolute error; larger means less leakage.
         - ``"r2"``: coefficient of determination; 0 means no leakage.
+
+        .. versionchanged:: 0.1
+           Added ``"log_loss"``.
     cv : int or cross-validation splitter, default=5
         An int gives ``StratifiedKFold(cv, shuffle=True)`` on ``s`` for a
         categorical ``s`` (every group needs at least ``cv`` samples), or
@@ -302,20 +339,22 @@ default="roc_auc"
     -------
     float
         The metric on the out-of-fold predictions. Out-of-fold scores can
-        fall slightly on the wrong side of chance level (e.g. an AUC of 0.49)
-        when ``Z`` carries no information on ``s``.
+        fall slightly on the wrong side of chance level (e.g. an AUC of 0.49,
+        or a negative ``"log_loss"`` value) when ``Z`` carries no information
+        on ``s``.
 
     Raises
     ------
     ValueError
         For an unknown metric, a metric that does not fit the kind of ``s``,
-        NaN in ``Z`` or ``s``, a length mismatch, a single group, or a group
-        with fewer than ``cv`` samples.
+        NaN in ``Z`` or ``s``, a length mismatch, a single group, a group
+        with fewer than ``cv`` samples, or a probe without the method the
+        metric needs.
 
     See Also
     --------
     fld_score : Probe-free linear separability.
-    mutual_information_lower_bound : Leakage in nats.
+    mutual_information_lower_bound : Leakage in nats, clipped at 0.
     make_leakage_scorer : The same as a scorer for model selection.
 
     Examples
@@ -329,6 +368,15 @@ default="roc_auc"
     >>> representation_leakage(Z, s, random_state=0) > 0.9
     True
     >>> representation_leakage(Z[:, 1:], s, random_state=0) < 0.6
+    True
+
+    The ``"log_loss"`` leakage is in nats, between about 0 and ``log 2`` here.
+
+    >>> leak = representation_leakage(Z, s, metric="log_loss", random_state=0)
+    >>> bool(0.3 < leak <= np.log(2))
+    True
+    >>> none = representation_leakage(Z[:, 1:], s, metric="log_loss", random_state=0)
+    >>> bool(abs(none) < 0.05)  # no leakage: about 0, maybe slightly negative
     True
     """
     _check_metric(metric)
@@ -347,6 +395,19 @@ default="roc_auc"
         cv, values if attr.kind == "categorical" else None, attr, random_state
     )
     probe = _check_probe(probe, attr.kind)
+
+    if metric == "log_loss":
+        if not hasattr(probe, "predict_proba"):
+            raise ValueError(
+                f"metric='log_loss' needs a probe with predict_proba; {probe!r} "
+                "has none."
+            )
+        proba = cross_val_predict(
+            probe, Z, values, cv=splitter, method="predict_proba", n_jobs=n_jobs
+        )
+        return _group_entropy(values, attr.n_classes) - _mean_cross_entropy(
+            values, proba
+        )
 
     if metric == "roc_auc":
         binary = attr.n_classes == 2
@@ -457,7 +518,6 @@ def mutual_information_lower_bound(
     proba = cross_val_predict(
         probe, Z, codes, cv=splitter, method="predict_proba", n_jobs=n_jobs
     )
-    shares = np.bincount(codes, minlength=attr.n_classes) / codes.size
-    entropy = -float(np.sum(shares * np.log(shares)))
+    entropy = _group_entropy(codes, attr.n_classes)
     cross_entropy = log_loss(codes, proba, labels=np.arange(attr.n_classes))
     return max(entropy - float(cross_entropy), 0.0)

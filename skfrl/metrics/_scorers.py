@@ -30,6 +30,7 @@ LEAKAGE_SIGNS = {
     "balanced_accuracy": -1,
     "accuracy": -1,
     "ber": 1,
+    "log_loss": -1,
     "mae": 1,
     "r2": -1,
     "fld": -1,
@@ -207,9 +208,9 @@ class _LeakageScorer(_SensitiveFeaturesScorer):
         columns = _attribute_columns(sensitive_features, self.attribute)
         if len(columns) == 1:
             return self._leakage(Z, columns[0])
-        # Several attributes: report the most leaking one, so a search that
-        # maximises the score protects every attribute.
-        return max(
+        # Several attributes: report the most leaking one, the lowest score,
+        # so a search that maximises the score protects every attribute.
+        return min(
             (self._leakage(Z, col) for col in columns), key=lambda v: self._sign * v
         )
 
@@ -310,6 +311,7 @@ def make_leakage_scorer(
     ``"balanced_accuracy"``  probe balanced accuracy     ``1/k``        ``-value``
     ``"accuracy"``           probe accuracy              largest share  ``-value``
     ``"ber"``                probe balanced error rate   ``1 - 1/k``    ``+value``
+    ``"log_loss"``           H(s) - probe log loss       0              ``-value``
     ``"mae"``                probe mean absolute error   large          ``+value``
     ``"r2"``                 probe R^2                   0              ``-value``
     ``"fld"``                :func:`fld_score`           0              ``-value``
@@ -318,6 +320,13 @@ def make_leakage_scorer(
 
     (``k`` is the number of groups; "largest share" is the largest group's
     share of the samples.)
+
+    ``"log_loss"`` is the leakage of :func:`representation_leakage` in nats,
+    ``H(s) - CE`` with ``CE`` the probe's out-of-fold cross-entropy, which
+    grows with leakage, so the score is ``CE - H(s)``: 0 for no leakage,
+    ``-H(s)`` for full leakage, possibly slightly positive for an overfitting
+    probe. It is not scikit-learn's ``"neg_log_loss"``, which scores how well
+    a classifier predicts ``y``.
 
     ``scorer.sign`` holds the sign, so ``scorer.sign * score`` recovers the
     raw metric.
@@ -331,15 +340,19 @@ def make_leakage_scorer(
 
     Parameters
     ----------
-    metric : {"roc_auc", "balanced_accuracy", "accuracy", "ber", "mae", "r2", \
-"fld", "mi"}, default="roc_auc"
+    metric : {"roc_auc", "balanced_accuracy", "accuracy", "ber", "log_loss", \
+"mae", "r2", "fld", "mi"}, default="roc_auc"
         Leakage measure. The probe metrics are those of
         :func:`representation_leakage` (``"mae"`` and ``"r2"`` for a
         continuous ``s``); ``"fld"`` is :func:`fld_score` (no probe) and
         ``"mi"`` :func:`mutual_information_lower_bound`.
+
+        .. versionchanged:: 0.1
+           Added ``"log_loss"``.
     probe : estimator, default=None
         Probe of :func:`representation_leakage`; ``None`` for its default.
-        Not used by ``"fld"``.
+        Not used by ``"fld"``; ``"log_loss"`` and ``"mi"`` need one with
+        ``predict_proba``.
     cv : int or cross-validation splitter, default=5
         Folds of the probe within each scored set.
     random_state : int, RandomState instance or None, default=None
@@ -381,9 +394,13 @@ def make_leakage_scorer(
         )
     if metric == "fld" and probe is not None:
         raise ValueError("metric='fld' uses no probe; leave probe=None.")
-    if metric == "mi" and probe is not None and not hasattr(probe, "predict_proba"):
+    if (
+        metric in ("mi", "log_loss")
+        and probe is not None
+        and not hasattr(probe, "predict_proba")
+    ):
         raise ValueError(
-            f"metric='mi' needs a probe with predict_proba, got {probe!r}."
+            f"metric={metric!r} needs a probe with predict_proba, got {probe!r}."
         )
     return _LeakageScorer(metric, probe, cv, random_state, n_jobs, attribute)
 

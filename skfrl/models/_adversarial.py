@@ -244,6 +244,17 @@ class AdversarialFairRepresentation(
         Held-out share when ``early_stopping=True``.
     n_iter_no_change : int, default=5
         Early-stopping patience in epochs.
+    warm_start : bool, default=False
+        When True and the model is fitted, ``fit`` continues from the
+        current weights and optimizer state for ``max_epochs`` more
+        epochs (scikit-learn's convention); the data must have the same
+        features, classes and groups. Used to fine-tune a trained model
+        on new (e.g. poisoned) data.
+    averaging_epochs : float or None, default=None
+        Expose an exponential moving average of the weights with this
+        time constant in epochs instead of the last iterate (see
+        :class:`~skfrl.callbacks.WeightAveraging`), which damps the
+        oscillation of adversarial training.
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
@@ -347,6 +358,8 @@ class AdversarialFairRepresentation(
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
+        warm_start=False,
+        averaging_epochs=None,
         device="cpu",
         verbose=0,
         group_weighting=None,
@@ -372,6 +385,8 @@ class AdversarialFairRepresentation(
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.averaging_epochs = averaging_epochs
         self.device = device
         self.verbose = verbose
         self.group_weighting = group_weighting

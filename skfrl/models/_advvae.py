@@ -254,6 +254,17 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         Held-out share when ``early_stopping=True``.
     n_iter_no_change : int, default=5
         Early-stopping patience in epochs.
+    warm_start : bool, default=False
+        When True and the model is fitted, ``fit`` continues from the
+        current weights and optimizer state for ``max_epochs`` more
+        epochs (scikit-learn's convention); the data must have the same
+        features, classes and groups. Used to fine-tune a trained model
+        on new (e.g. poisoned) data.
+    averaging_epochs : float or None, default=None
+        Expose an exponential moving average of the weights with this
+        time constant in epochs instead of the last iterate (see
+        :class:`~skfrl.callbacks.WeightAveraging`), which damps the
+        oscillation of adversarial training.
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
@@ -353,6 +364,8 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
+        warm_start=False,
+        averaging_epochs=None,
         device="cpu",
         verbose=0,
         random_state=None,
@@ -380,6 +393,8 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.averaging_epochs = averaging_epochs
         self.device = device
         self.verbose = verbose
         self.random_state = random_state

@@ -152,6 +152,17 @@ class CFair(FairClassifierMixin, BaseFairNet):
         Held-out share when ``early_stopping=True``.
     n_iter_no_change : int, default=5
         Early-stopping patience in epochs.
+    warm_start : bool, default=False
+        When True and the model is fitted, ``fit`` continues from the
+        current weights and optimizer state for ``max_epochs`` more
+        epochs (scikit-learn's convention); the data must have the same
+        features, classes and groups. Used to fine-tune a trained model
+        on new (e.g. poisoned) data.
+    averaging_epochs : float or None, default=None
+        Expose an exponential moving average of the weights with this
+        time constant in epochs instead of the last iterate (see
+        :class:`~skfrl.callbacks.WeightAveraging`), which damps the
+        oscillation of adversarial training.
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
@@ -269,6 +280,8 @@ class CFair(FairClassifierMixin, BaseFairNet):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
+        warm_start=False,
+        averaging_epochs=None,
         device="cpu",
         verbose=0,
         group_weighting=None,
@@ -292,6 +305,8 @@ class CFair(FairClassifierMixin, BaseFairNet):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.averaging_epochs = averaging_epochs
         self.device = device
         self.verbose = verbose
         self.group_weighting = group_weighting
@@ -377,6 +392,10 @@ class CFair(FairClassifierMixin, BaseFairNet):
             n_groups,
             self.adversary_hidden_size,
         ).to(self.device)
+        self._weight_tensors()
+        return self
+
+    def _weight_tensors(self) -> None:
         self._class_weights_t = torch.as_tensor(
             self.class_weights_, dtype=torch.float32, device=self.device
         )
@@ -387,7 +406,10 @@ class CFair(FairClassifierMixin, BaseFairNet):
                 self.adversary_weights_, dtype=torch.float32, device=self.device
             )
         )
-        return self
+
+    def _on_warm_start(self) -> None:
+        # The base-rate weights follow the data of the current fit.
+        self._weight_tensors()
 
     def initialize_optimizer(self, *args, **kwargs):
         """Adam for encoder and task head; a second one for the adversaries."""
@@ -409,8 +431,9 @@ class CFair(FairClassifierMixin, BaseFairNet):
             # then KL-DRO over the groups instead of the mean over classes.
             return self._group_mean(w * per_sample / w.mean(), y, {"s_cat": s[:, None]})
         n_classes = adv_out.shape[0]
-        num = torch.zeros(n_classes, device=y.device).index_add(0, y, w * per_sample)
-        den = torch.zeros(n_classes, device=y.device).index_add(0, y, w)
+        weighted = w * per_sample
+        num = weighted.new_zeros(n_classes).index_add(0, y, weighted)
+        den = weighted.new_zeros(n_classes).index_add(0, y, w.to(weighted.dtype))
         present = den > 0
         return (num[present] / den[present]).mean()
 

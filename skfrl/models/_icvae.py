@@ -164,6 +164,12 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         Held-out share when ``early_stopping=True``.
     n_iter_no_change : int, default=5
         Early-stopping patience in epochs.
+    warm_start : bool, default=False
+        When True and the model is fitted, ``fit`` continues from the
+        current weights and optimizer state for ``max_epochs`` more
+        epochs (scikit-learn's convention); the data must have the same
+        features, classes and groups. Used to fine-tune a trained model
+        on new (e.g. poisoned) data.
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
@@ -246,6 +252,7 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
+        warm_start=False,
         device="cpu",
         verbose=0,
         random_state=None,
@@ -267,6 +274,7 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.device = device
         self.verbose = verbose
         self.random_state = random_state

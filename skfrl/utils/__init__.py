@@ -1,6 +1,6 @@
 """Utilities shared by skfrl's sub-packages."""
 
-from ._fit import fit_with_sensitive
+from ._fit import fine_tune, fit_with_sensitive
 from ._sensitive import (
     SensitiveAttribute,
     check_sensitive_features,
@@ -10,6 +10,7 @@ from ._sensitive import (
 __all__ = [
     "SensitiveAttribute",
     "check_sensitive_features",
+    "fine_tune",
     "fit_with_sensitive",
     "is_fair_representation",
 ]

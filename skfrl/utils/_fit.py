@@ -57,3 +57,87 @@ def fit_with_sensitive(estimator, X, y, sensitive_features):
     if _accepts_sensitive(estimator):
         return estimator.fit(X, y, sensitive_features=sensitive_features)
     return estimator.fit(X, y)
+
+
+def _neural_step(estimator):
+    """(index or None, the warm-startable FRL model) of ``estimator``."""
+    if isinstance(estimator, Pipeline):
+        for idx, (_, step) in enumerate(estimator.steps):
+            if "warm_start" in getattr(step, "get_params", dict)() and hasattr(
+                step, "module_"
+            ):
+                return idx, step
+    elif "warm_start" in getattr(estimator, "get_params", dict)() and hasattr(
+        estimator, "module_"
+    ):
+        return None, estimator
+    raise TypeError(
+        "fine-tuning continues a fitted skfrl neural model (a BaseFairNet, or a "
+        "Pipeline with one as a step); got "
+        f"{type(estimator).__name__} with no fitted warm-startable step."
+    )
+
+
+def fine_tune(estimator, X, y, sensitive_features, *, epochs: int):
+    """Continue training a fitted model on new data, for ``epochs`` epochs.
+
+    The threat model of Liu et al. (2024), Assumption 2: the victim is well
+    trained before the poisons arrive and keeps training on clean +
+    poisoned data (periodic re-training on new data, fine-tuning). The FRL
+    model continues from its current weights and optimizer state
+    (``warm_start=True``); steps before it (preprocessing) stay as fitted, so
+    the features keep their encoding; steps after it (a downstream
+    classifier) are refitted on the new representation. ``estimator`` is
+    not modified.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    estimator : BaseFairNet or Pipeline
+        A fitted skfrl neural model, or a fitted Pipeline with one as a step.
+    X, y : array-like
+        Data to continue on (raw, as the Pipeline's first step expects).
+    sensitive_features : array-like
+        Protected attribute(s) of ``X``.
+    epochs : int
+        Epochs of continued training.
+
+    Returns
+    -------
+    fine_tuned : estimator
+        A fitted copy of ``estimator``.
+
+    Examples
+    --------
+    >>> from skfrl.datasets import make_biased_classification
+    >>> from skfrl.models import CFair
+    >>> from skfrl.utils import fine_tune
+    >>> X, y, s = make_biased_classification(n_samples=200, random_state=0)
+    >>> clean = CFair(max_epochs=2, random_state=0).fit(X, y, sensitive_features=s)
+    >>> tuned = fine_tune(clean, X, y, s, epochs=1)
+    >>> len(clean.history), len(tuned.history)
+    (2, 3)
+    """
+    import copy
+    import numbers
+
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"epochs must be an int, got {epochs!r}.")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}.")
+    idx, _ = _neural_step(estimator)
+    model = copy.deepcopy(estimator)
+    idx, frl = _neural_step(model)
+    params = frl.get_params(deep=False)
+    saved = {"warm_start": params["warm_start"], "max_epochs": params["max_epochs"]}
+    Xt = X if idx is None or idx == 0 else model[:idx].transform(X)
+    frl.set_params(warm_start=True, max_epochs=int(epochs))
+    try:
+        frl.fit(Xt, y, sensitive_features=sensitive_features)
+    finally:
+        frl.set_params(**saved)
+    if idx is not None and idx + 1 < len(model.steps):
+        rest = Pipeline(model.steps[idx + 1 :])
+        fit_with_sensitive(rest, frl.transform(Xt), y, sensitive_features)
+    return model

@@ -238,6 +238,9 @@ def test_folds_are_stratified_by_label_and_group(data):
         (dict(scoring="no_such_scorer"), ValueError, "no_such_scorer"),
         (dict(cv=1), ValueError, "cv"),
         (dict(random_state="x"), TypeError, "random_state"),
+        (dict(victim_training="scratch"), ValueError, "victim_training"),
+        (dict(fine_tune_epochs=2), ValueError, "fine_tune_epochs"),
+        (dict(victim_training="fine_tune"), TypeError, "fine_tune"),
     ],
 )
 def test_bad_arguments_name_the_parameter(data, kwargs, error, match):
@@ -360,3 +363,89 @@ def test_resampling_defense_upsamples_every_training_part(data):
     # always land in it.
     assert (extra >= 0).all() and (extra % 4 == 0).all()
     assert (extra[results["attack"] == "flip"] >= 4 * 8).all()
+
+
+class _Spy(RandomPoisoning):
+    """RandomPoisoning that records the victim it was given (prefit or not)."""
+
+    seen: list = []  # noqa: RUF012 - shared with the test on purpose
+
+    def __init__(self, victim=None, prefit=False, *, budget=0.05, random_state=None):
+        super().__init__(budget=budget, random_state=random_state)
+        self.victim = victim
+        self.prefit = prefit
+
+    def fit_resample(self, X, y, *, sensitive_features):
+        _Spy.seen.append((self.prefit, self.victim))
+        return super().fit_resample(X, y, sensitive_features=sensitive_features)
+
+
+def test_fine_tune_protocol_continues_each_folds_clean_model(data):
+    X, y, s = data
+    X = X.to_numpy(dtype=np.float32)
+    _Spy.seen.clear()
+    results, fitted = cross_validate_robustness(
+        CFair(max_epochs=2),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"spy": _Spy()},
+        budgets=[0, 0.1],
+        scoring={"leak": make_leakage_scorer(cv=2)},
+        cv=2,
+        random_state=0,
+        victim_training="fine_tune",
+        fine_tune_epochs=1,
+        return_estimators=True,
+    )
+    for fold in range(2):
+        clean = fitted.estimators[("clean", 0.0, fold)]
+        attacked = fitted.estimators[("spy", 0.1, fold)]
+        # The clean reference continued for the same epochs as the attacked model.
+        assert len(clean.history) == len(attacked.history) == 3
+    # The attack crafted against a fitted clean model of two epochs.
+    assert len(_Spy.seen) == 2
+    for prefit, victim in _Spy.seen:
+        assert prefit is True
+        assert len(victim.history) == 2
+    # Both continuations of a fold start from the same clean model: their
+    # first two epochs of training history coincide.
+    for fold in range(2):
+        clean = fitted.estimators[("clean", 0.0, fold)]
+        attacked = fitted.estimators[("spy", 0.1, fold)]
+        np.testing.assert_allclose(
+            clean.history[:2, "train_loss"], attacked.history[:2, "train_loss"]
+        )
+    again = cross_validate_robustness(
+        CFair(max_epochs=2),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"spy": _Spy()},
+        budgets=[0, 0.1],
+        scoring={"leak": make_leakage_scorer(cv=2)},
+        cv=2,
+        random_state=0,
+        victim_training="fine_tune",
+        fine_tune_epochs=1,
+    )
+    pd.testing.assert_series_equal(results["value"], again["value"])
+
+
+def test_fine_tune_epochs_default_to_max_epochs(data):
+    X, y, s = data
+    X = X.to_numpy(dtype=np.float32)
+    _, fitted = cross_validate_robustness(
+        CFair(max_epochs=2),
+        X,
+        y,
+        sensitive_features=s,
+        attacks={"random": RandomPoisoning()},
+        budgets=[0, 0.1],
+        scoring="accuracy",
+        cv=2,
+        random_state=0,
+        victim_training="fine_tune",
+        return_estimators=True,
+    )
+    assert len(fitted.estimators[("random", 0.1, 0)].history) == 4

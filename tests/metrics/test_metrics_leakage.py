@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
@@ -372,3 +372,116 @@ def test_leakage_multiclass_auc_is_one_vs_rest_macro():
     assert representation_leakage(
         Z, s, probe=LogisticRegression(), cv=cv
     ) == pytest.approx(expected)
+
+
+# ----------------------------------------------- representation_leakage log_loss
+
+
+def _entropy(s):
+    _, counts = np.unique(s, return_counts=True)
+    shares = counts / counts.sum()
+    return -np.sum(shares * np.log(shares))
+
+
+def test_leakage_log_loss_near_entropy_for_strong_signal():
+    rng = np.random.default_rng(10)
+    s = rng.integers(0, 2, size=N)
+    Z = rng.normal(size=(N, 3))
+    Z[:, 0] += 5.0 * s
+    leak = representation_leakage(Z, s, metric="log_loss", random_state=0)
+    assert 0.8 * _entropy(s) < leak <= _entropy(s)
+    # Three unbalanced groups: the ceiling is H(s) < log 3, not log 3.
+    s3 = rng.choice(3, size=N, p=[0.6, 0.3, 0.1])
+    Z3 = 5.0 * np.eye(3)[s3] + rng.normal(size=(N, 3))
+    leak3 = representation_leakage(Z3, s3, metric="log_loss", random_state=0)
+    assert 0.8 * _entropy(s3) < leak3 <= _entropy(s3) < np.log(3)
+
+
+def test_leakage_log_loss_near_zero_for_independent_s(independent):
+    assert (
+        abs(representation_leakage(*independent, metric="log_loss", random_state=0))
+        < 0.05
+    )
+    rng = np.random.default_rng(11)
+    s3 = rng.choice(["a", "b", "c"], size=N, p=[0.5, 0.3, 0.2])
+    Z = rng.normal(size=(N, 4))
+    assert abs(representation_leakage(Z, s3, metric="log_loss", random_state=0)) < (
+        0.05
+    )
+
+
+def test_leakage_log_loss_increases_with_signal():
+    rng = np.random.default_rng(12)
+    s = rng.integers(0, 2, size=N)
+    noise = rng.normal(size=(N, 3))
+    values = []
+    for strength in (0.5, 1.5, 3.0):
+        Z = noise.copy()
+        Z[:, 0] += strength * s
+        values.append(representation_leakage(Z, s, metric="log_loss", random_state=0))
+    assert 0 < values[0] < values[1] < values[2] < np.log(2)
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 1, 2]), np.array(["x", "y", "z"])])
+def test_leakage_log_loss_is_entropy_minus_oof_log_loss(labels):
+    rng = np.random.default_rng(13)
+    codes = rng.choice(3, size=600, p=[0.6, 0.3, 0.1])
+    s = labels[codes]
+    Z = rng.normal(size=(600, 2)) + 1.5 * np.eye(3)[codes][:, :2]
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    probe = LogisticRegression()
+    proba = cross_val_predict(probe, Z, s, cv=cv, method="predict_proba")
+    expected = _entropy(s) - log_loss(s, proba)
+    # Neither the sign nor the entropy may be off: H(s) is not log 3 here.
+    assert abs(_entropy(s) - np.log(3)) > 0.1
+    assert expected > 0.1
+    leak = representation_leakage(
+        Z, s, probe=probe, metric="log_loss", cv=5, random_state=0
+    )
+    assert leak == pytest.approx(expected, rel=1e-10)
+    # The same with the splitter passed explicitly.
+    assert representation_leakage(
+        Z, s, probe=probe, metric="log_loss", cv=cv
+    ) == pytest.approx(expected, rel=1e-10)
+    # It is the MI lower bound before that is clipped at 0.
+    assert mutual_information_lower_bound(Z, s, probe=probe, cv=cv) == pytest.approx(
+        leak, rel=1e-10
+    )
+
+
+def test_leakage_log_loss_finite_for_confident_probes():
+    rng = np.random.default_rng(14)
+    s = rng.integers(0, 2, size=400)
+    tree = DecisionTreeClassifier(random_state=0)
+    # Perfectly separable: every out-of-fold probability is exactly 1.
+    Z = np.column_stack([10.0 * s + rng.uniform(size=400), rng.normal(size=400)])
+    leak = representation_leakage(Z, s, probe=tree, metric="log_loss", random_state=0)
+    assert np.isfinite(leak)
+    assert leak == pytest.approx(_entropy(s), abs=1e-12)
+    # A logistic probe with almost no regularisation is nearly as sure.
+    lr = LogisticRegression(C=1e8, max_iter=10_000)
+    leak = representation_leakage(Z, s, probe=lr, metric="log_loss", random_state=0)
+    assert leak == pytest.approx(_entropy(s), abs=1e-3)
+    # Independent Z: the fully grown tree is confidently wrong on about half
+    # the samples (probability 0 for the true group), each clipped to 1e-15.
+    Z = rng.normal(size=(400, 2))
+    leak = representation_leakage(Z, s, probe=tree, metric="log_loss", random_state=0)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    wrong = cross_val_predict(tree, Z, s, cv=cv) != s
+    expected = _entropy(s) - np.mean(np.where(wrong, -np.log(1e-15), -np.log1p(-1e-15)))
+    assert np.isfinite(leak)
+    assert leak == pytest.approx(expected, rel=1e-10)
+    assert leak < -10  # an overfitting probe makes the value negative
+
+
+def test_leakage_log_loss_errors(planted):
+    Z, _ = planted
+    age = np.random.default_rng(0).normal(40, 10, size=N)
+    with pytest.raises(ValueError, match=r"metric='log_loss' needs a categorical s"):
+        representation_leakage(Z, age, metric="log_loss")
+    with pytest.raises(ValueError, match=r"'mae' or 'r2'"):
+        representation_leakage(Z, age, metric="log_loss")
+    with pytest.raises(ValueError, match=r"metric='log_loss' needs a probe with"):
+        representation_leakage(*planted, probe=LinearSVC(), metric="log_loss")
+    with pytest.raises(ValueError, match=r"Unknown metric.*'log_loss'"):
+        representation_leakage(*planted, metric="logloss")

@@ -11,9 +11,10 @@ from fairlearn.metrics import (
 )
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_validate
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.svm import LinearSVC
 from sklearn.utils.metadata_routing import get_routing_for_object
 
 from skfrl.metrics import (
@@ -88,6 +89,7 @@ EXPECTED_SIGNS = {
     "fld": -1,
     "mi": -1,
     "ber": 1,
+    "log_loss": -1,
     "mae": 1,
 }
 
@@ -114,7 +116,7 @@ def test_leakage_scorer_sign_convention(data, metric):
 def test_leakage_scorer_prefers_less_leakage(data):
     X, _, s = data
     leaky, clean = FakeFRL(drop=0).fit(X), FakeFRL(drop=1).fit(X)
-    for metric in ("roc_auc", "ber", "fld", "mi", "accuracy"):
+    for metric in ("roc_auc", "ber", "fld", "mi", "accuracy", "log_loss"):
         scorer = make_leakage_scorer(metric, random_state=0)
         assert scorer(clean, X, sensitive_features=s) > scorer(
             leaky, X, sensitive_features=s
@@ -261,6 +263,75 @@ def test_cross_validate_passes_test_fold_s(data, routing):
     assert np.all((result["test_eo"] <= 0) & (result["test_eo"] >= -1))
 
 
+@pytest.mark.parametrize("metric", ["roc_auc", "ber", "fld", "log_loss"])
+def test_leakage_scorer_reports_most_leaking_attribute(data, metric):
+    X, _, s = data
+    frl = FakeFRL().fit(X)
+    scorer = make_leakage_scorer(metric, random_state=0)
+    independent = np.random.default_rng(1).integers(0, 3, size=len(s))
+    leaking = scorer(frl, X, sensitive_features=s)
+    clean = scorer(frl, X, sensitive_features=independent)
+    assert leaking < clean
+    for both in (np.column_stack([independent, s]), np.column_stack([s, independent])):
+        assert scorer(frl, X, sensitive_features=both) == pytest.approx(leaking)
+
+
+def test_log_loss_leakage_scorer(data):
+    X, _, s = data
+    scorer = make_leakage_scorer("log_loss", random_state=0)
+    assert scorer.sign == -1
+    assert repr(scorer) == "make_leakage_scorer(metric='log_loss', random_state=0)"
+    leaky, clean = FakeFRL(drop=0).fit(X), FakeFRL(drop=1).fit(X)
+    raw = representation_leakage(X, s, metric="log_loss", random_state=0)
+    assert raw > 0.3
+    assert scorer(leaky, X, sensitive_features=s) == pytest.approx(-raw)
+    assert abs(scorer(clean, X, sensitive_features=s)) < 0.05
+    # Two attributes: the score is that of the more leaking one.
+    other = np.random.default_rng(1).integers(0, 3, size=len(s))
+    both = np.column_stack([other, s])
+    assert scorer(leaky, X, sensitive_features=both) == pytest.approx(-raw)
+    with pytest.raises(ValueError, match="metric='log_loss' needs a probe with"):
+        make_leakage_scorer("log_loss", probe=LinearSVC())
+
+
+def test_log_loss_scorer_in_cross_validate_and_grid_search(data, routing):
+    X, y, s = data
+    scorer = make_leakage_scorer("log_loss", cv=3, random_state=0)
+    result = cross_validate(
+        frl_pipeline(),
+        X,
+        y,
+        scoring={"accuracy": "accuracy", "leak": scorer},
+        params={"sensitive_features": s},
+        cv=3,
+        error_score="raise",
+    )
+    # Each test fold's s and representation, scored by hand (an int cv
+    # splits a classifier's data with StratifiedKFold on y).
+    folds = StratifiedKFold(3).split(X, y)
+    for (_, test), score in zip(folds, result["test_leak"], strict=True):
+        Z = StandardScaler().fit(X[np.setdiff1d(np.arange(len(s)), test)])
+        expected = -representation_leakage(
+            Z.transform(X[test]), s[test], metric="log_loss", cv=3, random_state=0
+        )
+        assert score == pytest.approx(expected)
+    assert np.all(result["test_leak"] < -0.3)
+
+    search = GridSearchCV(
+        frl_pipeline(),
+        {"fakefrl__drop": [0, 1]},
+        scoring={"leak": scorer, "accuracy": "accuracy"},
+        refit="leak",
+        cv=3,
+        error_score="raise",
+    ).fit(X, y, sensitive_features=s)
+    results = search.cv_results_
+    assert results["mean_test_leak"][0] < -0.3
+    assert abs(results["mean_test_leak"][1]) < 0.05
+    assert search.best_params_ == {"fakefrl__drop": 1}
+    assert search.best_estimator_[1].fitted_with_s_
+
+
 def test_cross_validate_with_alias(data, routing):
     X, y, s = data
     scorer = make_leakage_scorer("fld").set_score_request(sensitive_features="s_eval")
@@ -389,7 +460,7 @@ def test_fairness_scorer_errors(data):
 
 
 def test_leakage_scorer_validates_arguments():
-    with pytest.raises(ValueError, match=r"Unknown metric 'auc'.*'fld', 'mi'"):
+    with pytest.raises(ValueError, match=r"Unknown metric 'auc'.*'log_loss'.*'mi'"):
         make_leakage_scorer("auc")
     with pytest.raises(ValueError, match="no probe"):
         make_leakage_scorer("fld", probe=LogisticRegression())
