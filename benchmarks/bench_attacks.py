@@ -61,10 +61,11 @@ from skfrl.metrics import fld_score, representation_leakage
 from skfrl.models import ICVAE, AdversarialFairRepresentation, CFair
 from skfrl.utils import fine_tune
 
+# The adversarial victims' last iterate, whatever the library default is.
 VICTIMS = {
-    "adv": lambda: AdversarialFairRepresentation(),
-    "cfair": lambda: CFair(mode="balanced"),
-    "cfair-eo": lambda: CFair(mode="eo"),
+    "adv": lambda: AdversarialFairRepresentation(averaging_epochs=None),
+    "cfair": lambda: CFair(mode="balanced", averaging_epochs=None),
+    "cfair-eo": lambda: CFair(mode="eo", averaging_epochs=None),
     "icvae-s": lambda: ICVAE(supervised=True),
     "icvae-us": lambda: ICVAE(supervised=False),
 }
@@ -108,11 +109,21 @@ def attacks(victim, budget, seed, *, prefit=False):
         "eng": PoisonGenerator(victim, budget=budget, **eng),
         "eng-probe": PoisonGenerator(victim, budget=budget, objective="probe", **eng),
         "eng-aligned": PoisonGenerator(victim, budget=budget, **ALIGNED, **eng),
+        # Unrolled crafting with more steps than matching needs: each step
+        # sees one surrogate and a few clean batches only.
         "eng-unrolled": PoisonGenerator(
-            victim, budget=budget, method="unrolled", **eng
+            victim, budget=budget, method="unrolled", n_steps=200, **eng
         ),
         "eng-unrolled-probe": PoisonGenerator(
-            victim, budget=budget, method="unrolled", objective="probe", **eng
+            victim,
+            budget=budget,
+            method="unrolled",
+            objective="probe",
+            n_steps=200,
+            **eng,
+        ),
+        "eng-unrolled-k5": PoisonGenerator(
+            victim, budget=budget, method="unrolled", unroll_steps=5, n_steps=200, **eng
         ),
         "raa": AnchorAttack("random", budget=budget, random_state=seed),
         "nraa": AnchorAttack("non_random", budget=budget, random_state=seed),

@@ -17,6 +17,7 @@ import json
 import platform
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,6 +70,29 @@ _METRICS = {
     ),
 }
 
+# Which direction of each audit metric hurts, for the verdict.
+_HARM = {
+    "accuracy": -1,
+    "probe_auc_s": 1,
+    "worst_probe_auc_s": 1,
+    "fld_s": 1,
+    "dp_difference": 1,
+    "eo_difference": 1,
+}
+
+
+def _metric_labels(sensitive: str) -> dict:
+    """Readable names of the audit's metrics, for axes and the verdict."""
+    return {
+        "accuracy": "accuracy of the downstream classifier",
+        "probe_auc_s": f"probe ROC AUC for {sensitive} (logistic)",
+        "worst_probe_auc_s": f"worst-case probe ROC AUC for {sensitive}",
+        "fld_s": f"Fisher separability of {sensitive} in Z",
+        "dp_difference": "demographic-parity gap",
+        "eo_difference": "equalized-odds gap",
+    }
+
+
 DEFAULTS = {
     "dataset": "adult",
     "model": "cfair",
@@ -82,6 +106,16 @@ DEFAULTS = {
     "random_state": 0,
     "out": "report",
     "defense": "none",
+    "protocol": "retrain",
+    "repeats": 3,
+}
+
+# How the audited model meets the poisons (--protocol).
+_PROTOCOLS = {
+    "retrain": "the model is retrained from scratch on clean + poisoned rows",
+    "fine-tune": "a model trained on the clean rows continues training on clean + "
+    "poisoned rows for --max-epochs more epochs (the threat model of Liu et al., "
+    "2024); the clean reference continues on clean rows alone",
 }
 
 # Sanitisers of skfrl.defenses offered by --defense, with what they do.
@@ -118,7 +152,38 @@ def _make_defense(name: str, estimator):
 
 
 # -- data -----------------------------------------------------------------------
-def _load_dataset(dataset: str, sensitive: str | None):
+def _sensitive_names(sensitive) -> list[str]:
+    """The attributes of ``--sensitive``: none, one, or several comma-separated.
+
+    >>> _sensitive_names("sex, race")
+    ['sex', 'race']
+    >>> _sensitive_names(None)
+    []
+    """
+    if not sensitive:
+        return []
+    if isinstance(sensitive, str):
+        names = _split_list(sensitive, "--sensitive")
+    else:
+        names = [str(name) for name in sensitive]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"--sensitive: {', '.join(map(repr, repeated))} given twice")
+    return names
+
+
+def _joint_groups(s) -> np.ndarray:
+    """Group of each row as text; several attributes cross into "a & b" cells."""
+    if isinstance(s, pd.DataFrame):
+        columns = [s[c].astype(str).to_numpy(dtype=object) for c in s.columns]
+        cells = columns[0]
+        for column in columns[1:]:
+            cells = cells + " & " + column
+        return cells
+    return pd.Series(s).astype(str).to_numpy(dtype=object)
+
+
+def _load_dataset(dataset: str, sensitive):
     from . import datasets
 
     if dataset not in _DATASETS:
@@ -126,18 +191,42 @@ def _load_dataset(dataset: str, sensitive: str | None):
             f"--dataset must be one of {', '.join(_DATASETS)}; got {dataset!r}"
         )
     loader_name, options = _DATASETS[dataset]
-    sensitive = sensitive or options[0]
-    if sensitive not in options:
+    names = _sensitive_names(sensitive) or [options[0]]
+    unknown = [name for name in names if name not in options]
+    if unknown:
         raise ValueError(
-            f"--sensitive for {dataset} must be one of {', '.join(options)}; "
-            f"got {sensitive!r}"
+            f"--sensitive for {dataset} must be one of {', '.join(options)} (or "
+            f"several, comma-separated); got {unknown[0]!r}"
         )
-    X, y, s = getattr(datasets, loader_name)(sensitive=sensitive, return_X_y_s=True)
-    return X, y, s, {"source": dataset, "sensitive": sensitive, "target": "target"}
+    loader = getattr(datasets, loader_name)
+    # One load per attribute (same rows, same order); each drops its attribute
+    # (or the column it derives from) from X, so X keeps the common columns.
+    bunches = [loader(sensitive=name) for name in names]
+    first = bunches[0]
+    columns = [c for c in first.data.columns if all(c in b.data for b in bunches)]
+    X = first.data[columns]
+    if len(names) == 1:
+        s = first.sensitive
+    else:
+        s = pd.concat(
+            [b.sensitive.rename(n) for b, n in zip(bunches, names, strict=True)], axis=1
+        )
+    info = {
+        "source": dataset,
+        "sensitive": ", ".join(names),
+        "sensitive_attributes": names,
+        "target": "target",
+        "positive_label": str(first.target_names[1]),
+        "n_rows_read": int(len(X)),
+        "rows_dropped": {},
+        "rows_dropped_missing": 0,
+    }
+    return X, first.target, s, info
 
 
-def _load_csv(path: str, target: str | None, sensitive: str | None):
-    if not target or not sensitive:
+def _load_csv(path: str, target: str | None, sensitive):
+    names = _sensitive_names(sensitive)
+    if not target or not names:
         raise ValueError("--data needs --target COLUMN and --sensitive COLUMN")
     file = Path(path)
     if not file.is_file():
@@ -146,7 +235,7 @@ def _load_csv(path: str, target: str | None, sensitive: str | None):
         frame = pd.read_csv(file)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"--data: cannot read {path!r} as CSV ({exc})") from None
-    for option, column in (("--target", target), ("--sensitive", sensitive)):
+    for option, column in (("--target", target), *(("--sensitive", n) for n in names)):
         if column not in frame.columns:
             shown = ", ".join(map(str, frame.columns[:12]))
             more = ", ..." if frame.shape[1] > 12 else ""
@@ -154,13 +243,50 @@ def _load_csv(path: str, target: str | None, sensitive: str | None):
                 f"{option}: column {column!r} is not in {file.name} (columns: "
                 f"{shown}{more})"
             )
-    if target == sensitive:
+    if target in names:
         raise ValueError("--target and --sensitive must be different columns")
-    n_before = len(frame)
-    frame = frame.dropna()
-    if len(frame) == 0:
-        raise ValueError(f"--data: every row of {file.name} has a missing value")
-    labels = np.sort(frame[target].unique().astype(str))
+    features = [c for c in frame.columns if c != target and c not in names]
+    if not features:
+        raise ValueError("--data: no feature columns besides target and sensitive")
+    # Complete cases only; each dropped row is counted under its first reason.
+    n_read = len(frame)
+    no_target = frame[target].isna()
+    no_sensitive = ~no_target & frame[names].isna().any(axis=1)
+    no_feature = ~no_target & ~no_sensitive & frame[features].isna().any(axis=1)
+    rows_dropped = {
+        "missing target": int(no_target.sum()),
+        "missing sensitive": int(no_sensitive.sum()),
+        "missing features": int(no_feature.sum()),
+    }
+    n_dropped = sum(rows_dropped.values())
+    why = ", ".join(
+        f"{n} with {what}"
+        for n, what in zip(
+            rows_dropped.values(),
+            (
+                f"a missing target {target!r}",
+                "a missing sensitive value",
+                "a missing feature value",
+            ),
+            strict=True,
+        )
+        if n
+    )
+    if n_dropped == n_read:
+        raise ValueError(
+            f"--data: every row of {file.name} has a missing value ({why})"
+        )
+    if n_dropped:
+        warnings.warn(
+            f"--data: dropped {n_dropped} of {n_read} rows of {file.name}: {why}",
+            UserWarning,
+            stacklevel=3,
+        )
+    frame = frame[~(no_target | no_sensitive | no_feature)]
+    values = frame[target]
+    if pd.api.types.is_float_dtype(values) and (values % 1 == 0).all():
+        values = values.astype("int64")  # 1.0/0.0 from a column that had NaN
+    labels = np.sort(values.unique().astype(str))
     if len(labels) != 2:
         raise ValueError(
             f"--target: column {target!r} must have exactly 2 values for the "
@@ -168,27 +294,36 @@ def _load_csv(path: str, target: str | None, sensitive: str | None):
         )
     # fairlearn's rates need 0/1 labels: the greater value (sorted as text,
     # e.g. "yes" over "no", 1 over 0) is the positive class.
-    y = (frame[target].astype(str) == labels[1]).astype(int).rename(target)
-    s = frame[sensitive]
-    X = frame.drop(columns=[target, sensitive])
-    if X.shape[1] == 0:
-        raise ValueError("--data: no feature columns besides target and sensitive")
+    y = (values.astype(str) == labels[1]).astype(int).rename(target)
+    s = frame[names[0]] if len(names) == 1 else frame[names]
+    X = frame[features].copy()
     # Text columns are one-hot encoded; category dtype fixes their columns.
     for column in X.columns:
         if not pd.api.types.is_numeric_dtype(X[column]):
             X[column] = X[column].astype(str).astype("category")
     info = {
         "source": str(file),
-        "sensitive": sensitive,
+        "sensitive": ", ".join(names),
+        "sensitive_attributes": names,
         "target": target,
-        "rows_dropped_missing": int(n_before - len(frame)),
         "positive_label": str(labels[1]),
+        "n_rows_read": int(n_read),
+        "rows_dropped": rows_dropped,
+        "rows_dropped_missing": int(n_dropped),
     }
-    return X.reset_index(drop=True), y.reset_index(drop=True), s, info
+    return (
+        X.reset_index(drop=True),
+        y.reset_index(drop=True),
+        s.reset_index(drop=True),
+        info,
+    )
 
 
 def _subsample(X, y, s, n: int | None, seed: int):
-    """At most ``n`` rows, stratified by the joint (y, s) cells."""
+    """At most ``n`` rows, stratified by the joint (y, s) cells.
+
+    ``s`` is a Series, or a DataFrame of several attributes.
+    """
     from sklearn.model_selection import train_test_split
 
     if not n or n >= len(X):
@@ -197,9 +332,14 @@ def _subsample(X, y, s, n: int | None, seed: int):
             y.reset_index(drop=True),
             s.reset_index(drop=True),
         )
-    cells = y.astype(str).to_numpy() + "|" + pd.Series(s).astype(str).to_numpy()
-    counts = pd.Series(cells).value_counts()
-    strata = cells if counts.min() >= 2 else None
+    # Several attributes: their intersectional cells, else the first's.
+    strata = None
+    candidates = [s] if isinstance(s, pd.Series) else [s, s.iloc[:, 0]]
+    for groups in candidates:
+        cells = y.astype(str).to_numpy() + "|" + _joint_groups(groups)
+        if pd.Series(cells).value_counts().min() >= 2:
+            strata = cells
+            break
     idx, _ = train_test_split(
         np.arange(len(X)), train_size=n, stratify=strata, random_state=seed
     )
@@ -212,30 +352,53 @@ def _subsample(X, y, s, n: int | None, seed: int):
 
 
 def _check_groups(y, s, *, cv: int, attacks: list[str]) -> None:
+    """Refuse, before any fitting, data the metrics and attacks cannot use.
+
+    ``s`` is a Series, or a DataFrame of several attributes: each attribute
+    and (for several) each intersectional cell needs ``2 * cv`` rows, and
+    eng, nraa and raa need a binary (first) attribute.
+    """
     n_labels = pd.Series(y).nunique()
     if n_labels != 2:
         raise ValueError(
             f"the target must have exactly 2 values for the fairness metrics; "
             f"it has {n_labels}"
         )
-    groups = pd.Series(s).value_counts()
-    if len(groups) < 2:
-        raise ValueError("--sensitive: the column has a single value")
-    if len(groups) > 20:
+    frame = s if isinstance(s, pd.DataFrame) else pd.Series(s).to_frame()
+    several = frame.shape[1] > 1
+    for name in frame.columns:
+        column = f"column {name!r}" if several else "column"
+        groups = frame[name].value_counts()
+        if len(groups) < 2:
+            raise ValueError(f"--sensitive: the {column} has a single value")
+        if len(groups) > 20:
+            raise ValueError(
+                f"--sensitive: the {column} has {len(groups)} values; audits need "
+                "a categorical attribute (bin a continuous one first)"
+            )
+        if groups.min() < 2 * cv:
+            raise ValueError(
+                f"--sensitive: group {groups.idxmin()!r} has {groups.min()} rows, "
+                f"too few for --cv {cv}"
+            )
+    binary = [name for name in attacks if name in ("eng", "nraa", "raa")]
+    n_first = frame.iloc[:, 0].nunique()
+    if binary and n_first != 2:
+        first = f" (the first of --sensitive, {frame.columns[0]!r})" if several else ""
         raise ValueError(
-            f"--sensitive: the column has {len(groups)} values; audits need a "
-            "categorical attribute (bin a continuous one first)"
+            f"--attacks {','.join(binary)} target{'s' if len(binary) == 1 else ''} "
+            f"a binary sensitive attribute{first}; it has {n_first} values (drop "
+            f"{','.join(binary)} or merge groups)"
         )
-    if "eng" in attacks and len(groups) != 2:
-        raise ValueError(
-            f"--attacks eng targets a binary sensitive attribute; it has "
-            f"{len(groups)} values (drop eng or merge groups)"
-        )
-    if groups.min() < 2 * cv:
-        raise ValueError(
-            f"--sensitive: group {groups.idxmin()!r} has {groups.min()} rows, too "
-            f"few for --cv {cv}"
-        )
+    if several:
+        # The fairness metrics compare the intersectional groups.
+        cells = pd.Series(_joint_groups(frame)).value_counts()
+        if cells.min() < 2 * cv:
+            raise ValueError(
+                f"--sensitive: the intersectional group {cells.idxmin()!r} of "
+                f"{', '.join(map(str, frame.columns))} has {cells.min()} rows, too "
+                f"few for --cv {cv} (raise --max-samples or audit fewer attributes)"
+            )
 
 
 # -- options --------------------------------------------------------------------
@@ -247,23 +410,45 @@ def _split_list(value: str, option: str) -> list[str]:
 
 
 def _parse_budgets(value: str) -> list:
+    """Budgets of ``--budgets``: fractions in (0, 1), whole counts, 0 = clean.
+
+    A count is written without a decimal point: ``2.0`` is refused as
+    ambiguous (two poisons, or 2 %?).
+
+    >>> _parse_budgets("0,0.05,10")
+    [0.0, 0.05, 10]
+    """
     budgets = []
     for item in _split_list(value, "--budgets"):
         try:
             number = float(item)
         except ValueError:
             raise ValueError(f"--budgets: {item!r} is not a number") from None
-        if number >= 1:
-            if not number.is_integer():
-                raise ValueError(
-                    f"--budgets: {item} is neither a fraction in [0, 1) nor a "
-                    "whole number of poisons"
-                )
-            budgets.append(int(number))
-        elif number < 0:
+        if not np.isfinite(number):
+            raise ValueError(f"--budgets: {item} is not a finite number")
+        if number < 0:
             raise ValueError(f"--budgets: {item} is negative")
-        else:
+        if number < 1:
             budgets.append(number)
+            continue
+        if not number.is_integer():
+            raise ValueError(
+                f"--budgets: {item} is neither a fraction in (0, 1) nor a whole "
+                "number of poisons"
+            )
+        count = int(number)
+        try:
+            written_as_count = int(item) == count  # digits only, no point
+        except ValueError:
+            written_as_count = False
+        if not written_as_count:
+            example = f"{count / 100:g}" if count < 100 else "0.05"
+            raise ValueError(
+                f"--budgets: {item} is ambiguous; write {count} for {count} "
+                f"poison{'s' if count > 1 else ''} or a fraction in (0, 1) such "
+                f"as {example}"
+            )
+        budgets.append(count)
     return budgets
 
 
@@ -348,7 +533,7 @@ def run_audit(
     *,
     data: str | None = None,
     target: str | None = None,
-    sensitive: str | None = None,
+    sensitive: str | list[str] | None = None,
     model: str = DEFAULTS["model"],
     attacks: str | list[str] = DEFAULTS["attacks"],
     budgets: str | list = DEFAULTS["budgets"],
@@ -361,6 +546,8 @@ def run_audit(
     progress: bool = False,
     defense: str = DEFAULTS["defense"],
     downstream: str = "logistic",
+    protocol: str = DEFAULTS["protocol"],
+    repeats: int = DEFAULTS["repeats"],
 ):
     """Cross-validate a fair representation under poisoning attacks.
 
@@ -376,11 +563,18 @@ def run_audit(
         Bundled or ``SKFRL_DATA`` data set (ignored when ``data`` is given).
     data : str or None, default=None
         Path of a CSV file to audit instead; needs ``target`` and
-        ``sensitive`` column names.
+        ``sensitive`` column names. Rows with a missing value (target,
+        sensitive attribute or feature) are dropped, with a warning, and
+        counted in ``context["data"]["rows_dropped"]``.
     target : str or None, default=None
         Target column of ``data``.
-    sensitive : str or None, default=None
-        Sensitive attribute (the data set's first option when None).
+    sensitive : str, list of str or None, default=None
+        Sensitive attribute (the data set's first option when None), or
+        several (a list, or names separated by commas): then ``s`` is a
+        DataFrame; the fairness metrics compare the intersectional groups,
+        the leakage metrics report the most leaking attribute, and eng,
+        nraa and raa attack the first attribute (which must be binary).
+        ``cfair`` and ``cfair-eo`` take one attribute only.
     model : str, default="cfair"
         One of ``cfair``, ``cfair-eo``, ``adversarial``, ``icvae-s``,
         ``icvae-us``, ``vfae``, ``lfr``, ``advvae``.
@@ -412,6 +606,15 @@ default="none"
         Classifier on the representation: a logistic regression, or a
         :class:`~skfrl.defenses.RobustMLPClassifier` trained adversarially
         with PGD or a learned attacker.
+    protocol : {"retrain", "fine-tune"}, default="retrain"
+        How the model meets the poisons: retrained from scratch, or a model
+        trained on the clean training part continues training on clean +
+        poison for ``max_epochs`` more epochs (``victim_training=
+        "fine_tune"`` of :func:`~skfrl.evaluation.cross_validate_robustness`).
+    repeats : int, default=3
+        Repeats of the cross-validation with reshuffled folds (``n_repeats``
+        of :func:`~skfrl.evaluation.cross_validate_robustness`): the
+        intervals of the verdict use ``cv * repeats`` paired differences.
 
     Returns
     -------
@@ -421,7 +624,31 @@ default="none"
         Fitted estimators and test indices (see
         :func:`~skfrl.evaluation.cross_validate_robustness`).
     context : dict
-        The data (``X``, ``y``, ``s``), the settings and data description.
+        ``"X"``, ``"y"`` (0/1), ``"s"`` (a Series, or a DataFrame for several
+        attributes) as audited, ``"settings"`` (the options) and ``"data"``,
+        the data description, with keys
+
+        - ``"source"``: the data set name or the CSV path;
+        - ``"target"``: the target column (``"target"`` for a data set);
+        - ``"sensitive"``: the attribute names joined by ``", "``;
+          ``"sensitive_attributes"``: the list of them;
+        - ``"positive_label"``: the target value coded 1 (str). For a CSV
+          the target must have two values and the greater, compared as
+          text, is positive (``"yes"`` over ``"no"``, ``1`` over ``0``,
+          ``">50K"`` over ``"<=50K"``); for a data set, its second
+          ``target_names`` entry;
+        - ``"n_rows_read"``: rows in the CSV (or data set);
+        - ``"rows_dropped"``: rows dropped for missing values, by reason:
+          ``{"missing target": n1, "missing sensitive": n2,
+          "missing features": n3}``, each row counted under its first
+          reason in that order (empty for the bundled data sets, whose
+          loaders do their own documented cleaning);
+          ``"rows_dropped_missing"``: their total;
+        - ``"n_rows_available"``: rows left after dropping;
+          ``"n_rows_used"``: rows after the ``max_samples`` subsample;
+          ``"n_features"``: feature columns;
+        - ``"groups"``: rows per group of the audited rows (several
+          attributes: per intersectional group, named ``"a & b"``).
 
     Examples
     --------
@@ -440,6 +667,10 @@ default="none"
         raise ValueError(
             f"--downstream must be one of {', '.join(_DOWNSTREAM)}; got {downstream!r}"
         )
+    if protocol not in _PROTOCOLS:
+        raise ValueError(
+            f"--protocol must be one of {', '.join(_PROTOCOLS)}; got {protocol!r}"
+        )
     if defense not in _DEFENSES:  # fail before any data are loaded
         raise ValueError(
             f"--defense must be one of {', '.join(_DEFENSES)}; got {defense!r}"
@@ -450,19 +681,33 @@ default="none"
         budget_list = [0, *budget_list]
     if not isinstance(cv, int) or cv < 2:
         raise ValueError(f"--cv must be an integer >= 2; got {cv!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"--repeats must be an integer >= 1; got {repeats!r}")
     if max_epochs < 1:
         raise ValueError(f"--max-epochs must be >= 1; got {max_epochs}")
     if n_components < 1:
         raise ValueError(f"--n-components must be >= 1; got {n_components}")
     if max_samples is not None and max_samples < 0:
         raise ValueError(f"--max-samples must be >= 0; got {max_samples}")
-
-    if data is not None:
-        X, y, s, info = _load_csv(data, target, sensitive)
-    else:
-        X, y, s, info = _load_dataset(dataset, sensitive)
     if max_samples and max_samples < 10 * cv:
         raise ValueError(f"--max-samples {max_samples} is too small for --cv {cv}")
+    sensitive_names = _sensitive_names(sensitive)
+    if len(sensitive_names) > 1 and _MODELS[model][0] == "CFair":
+        others = [
+            name
+            for name, (cls, _) in _MODELS.items()
+            if cls not in ("CFair", "AdversarialFairRepresentation")
+        ]
+        raise ValueError(
+            f"--sensitive: --model {model} takes one sensitive attribute; got "
+            f"{len(sensitive_names)} ({', '.join(sensitive_names)}). Use --model "
+            f"adversarial (or {', '.join(others)}) or audit them one at a time"
+        )
+
+    if data is not None:
+        X, y, s, info = _load_csv(data, target, sensitive_names)
+    else:
+        X, y, s, info = _load_dataset(dataset, sensitive_names)
     n_total = len(X)
     X, y, s = _subsample(X, y, s, max_samples, random_state)
     _check_groups(y, s, cv=cv, attacks=attack_names)
@@ -470,7 +715,10 @@ default="none"
         n_rows_available=int(n_total),
         n_rows_used=int(len(X)),
         n_features=int(X.shape[1]),
-        groups={str(k): int(v) for k, v in pd.Series(s).value_counts().items()},
+        groups={
+            str(k): int(v)
+            for k, v in pd.Series(_joint_groups(s)).value_counts().items()
+        },
     )
 
     estimator = _make_model(
@@ -504,6 +752,8 @@ default="none"
         return_estimators=True,
         verbose=int(progress),
         defense=sanitiser,
+        victim_training=protocol.replace("-", "_"),
+        n_repeats=repeats,
     )
     # Report raw metrics (e.g. probe AUC), not scikit-learn's negated scores.
     signs = {name: getattr(sc, "sign", 1) for name, sc in scorers.items()}
@@ -520,13 +770,18 @@ default="none"
         "random_state": random_state,
         "defense": defense,
         "downstream": downstream,
+        "protocol": protocol,
+        "repeats": repeats,
     }
     context = {"X": X, "y": y, "s": s, "data": info, "settings": settings}
     return results, fitted, context
 
 
 def _raw_feature_reference(X, y, s, test_indices, seed: int) -> dict:
-    """Probe AUC for s and accuracy from the preprocessed raw features."""
+    """Probe AUC for s and accuracy from the preprocessed raw features.
+
+    With several attributes, the AUC of the most leaking one.
+    """
     from sklearn.linear_model import LogisticRegression
 
     from .datasets import make_preprocessor
@@ -539,8 +794,14 @@ def _raw_feature_reference(X, y, s, test_indices, seed: int) -> dict:
         R_train, R_test = pre.transform(X.iloc[train]), pre.transform(X.iloc[test])
         clf = LogisticRegression(max_iter=1000).fit(R_train, y.iloc[train])
         accs.append(clf.score(R_test, y.iloc[test]))
+        # Several attributes: the most leaking one, as the leakage scorers do.
+        s_test = s.iloc[test]
+        columns = [s_test[c] for c in s_test] if s_test.ndim == 2 else [s_test]
         aucs.append(
-            representation_leakage(R_test, s.iloc[test], cv=3, random_state=seed)
+            max(
+                representation_leakage(R_test, col, cv=3, random_state=seed)
+                for col in columns
+            )
         )
     return {"probe_auc_s": float(np.mean(aucs)), "accuracy": float(np.mean(accs))}
 
@@ -588,6 +849,69 @@ def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _change_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Wide table of paired changes: 'change [low, high]', * when beyond noise."""
+    rows = []
+    attacked = summary[summary["attack"] != "clean"]
+    for (attack, budget), part in attacked.groupby(["attack", "budget"], sort=False):
+        row = {"attack": attack, "budget": _budget_label(budget)}
+        for rec in part.itertuples():
+            if np.isnan(rec.ci_low):
+                cell = f"{rec.change:+.3f}"
+            else:
+                cell = f"{rec.change:+.3f} [{rec.ci_low:+.3f}, {rec.ci_high:+.3f}]"
+            row[rec.metric] = cell + (" *" if rec.significant else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _group_tables(fitted, models_of, X, y, s):
+    """Per-group metrics and gaps over all folds (mean ± sd)."""
+    from .evaluation import group_metric_frame
+
+    by_group, gaps = [], []
+    for fold, test in enumerate(fitted.test_indices):
+        frame = group_metric_frame(
+            models_of(fold), X.iloc[test], y.iloc[test], sensitive_features=s.iloc[test]
+        )
+        by_group.append(frame.by_group.assign(fold=fold))
+        diff = frame.difference().drop(columns="count", errors="ignore")
+        ratio = frame.ratio().drop(columns="count", errors="ignore")
+        gaps.append(
+            pd.concat({"difference": diff, "ratio": ratio}, axis=1).assign(fold=fold)
+        )
+
+    def mean_sd(frames, keys):
+        data = pd.concat(frames)
+        data = data.drop(columns="fold")
+        grouped = data.groupby(level=keys, sort=False)
+        mean, sd = grouped.mean(), grouped.std().fillna(0.0)
+        return mean, sd
+
+    mean, sd = mean_sd(by_group, list(range(by_group[0].index.nlevels)))
+    table = mean.copy().astype(object)
+    for col in mean.columns:
+        if col == "count":
+            table[col] = mean[col].round().astype(int)
+        else:
+            table[col] = [
+                f"{m:.3f} ± {d:.3f}" for m, d in zip(mean[col], sd[col], strict=True)
+            ]
+    gap_mean, gap_sd = mean_sd(gaps, [0])
+    gap_table = pd.DataFrame(index=gap_mean.index)
+    for col in gap_mean.columns:
+        gap_table[" ".join(col[::-1])] = [
+            f"{m:.3f} ± {d:.3f}"
+            for m, d in zip(gap_mean[col], gap_sd[col], strict=True)
+        ]
+    ratio_col = ("ratio", "selection_rate")
+    if ratio_col in gap_mean.columns:
+        gap_table["four-fifths rule"] = np.where(
+            gap_mean[ratio_col] < 0.8, "fails", "passes"
+        )
+    return table.reset_index(), gap_table.reset_index()
+
+
 def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     """Write the audit report folder; returns the path of ``report.md``.
 
@@ -623,8 +947,8 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .evaluation import group_metric_frame, summarize
-    from .evaluation._report import Report
+    from .evaluation import robustness_verdict, summarize
+    from .evaluation._report import Report, escape_markdown
     from .plotting import (
         plot_leakage_bars,
         plot_representation_map,
@@ -639,15 +963,59 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     top = max(settings["budgets"], key=float)
     raw = _raw_feature_reference(X, y, s, fitted.test_indices, settings["random_state"])
 
+    sensitive_name = str(info["sensitive"])
+    labels = _metric_labels(sensitive_name)
+    present = [m for m in pd.unique(results["metric"]) if m in labels]
+    confidence = 0.95
+    n_splits = results["fold"].nunique()
+    repeats = int(settings.get("repeats", 1))
+    protocol = settings.get("protocol", "retrain")
+    esc = escape_markdown
+
     report = Report(f"skfrl audit: {settings['model']} on {Path(info['source']).name}")
     report.paragraph(
+        f"**Threat model: `{protocol}`**: {_PROTOCOLS[protocol]}. "
+        f"Sensitive attribute: `{esc(sensitive_name)}`; positive label: "
+        f"`{esc(str(info.get('positive_label', '?')))}`."
+    )
+    report.heading("Verdict")
+    report.paragraph(
+        "Each attack's change against the clean model, paired by fold over "
+        f"{n_splits} folds ({settings['cv']}-fold cross-validation x {repeats} "
+        f"repeat{'s' if repeats != 1 else ''}), with "
+        f"{100 * confidence:g} % intervals (corrected resampled t of Nadeau "
+        "and Bengio, which accounts for folds sharing training rows). "
+        "Beyond noise = the interval excludes 0."
+    )
+    verdict = robustness_verdict(
+        summary,
+        harm={m: _HARM[m] for m in present},
+        labels=labels,
+        confidence=confidence,
+    )
+    report.bullets(verdict)
+    if protocol == "retrain":
+        report.paragraph(
+            "Liu et al. (2024) assume the victim is well trained before the "
+            "attack; `--protocol fine-tune` audits that setting. "
+            "Tighten the intervals with `--repeats` or `--max-samples`."
+        )
+    report.heading("Setting")
+    report.paragraph(
         f"How well does a **{settings['model']}** fair representation of "
-        f"`{info['source']}` keep the sensitive attribute `{info['sensitive']}` "
-        f"out of its representation when part of its training data is "
-        f"poisoned? {settings['cv']}-fold cross-validation: in each fold the "
-        "attacks poison the training part only, the model (preprocessor, FRL "
-        "model, downstream logistic regression) is refitted from scratch, and it "
-        "is scored on the clean test part. Budget 0 is the unattacked model."
+        f"`{esc(info['source'])}` keep the sensitive attribute "
+        f"`{esc(sensitive_name)}` out of its representation when part of its "
+        f"training data is poisoned? In each fold the attacks poison the "
+        "training part only, the model (preprocessor, FRL model, downstream "
+        "classifier) is trained on it and scored on the clean test part. "
+        "Budget 0 is the unattacked model."
+    )
+    dropped = info.get("rows_dropped") or {}
+    dropped_text = (
+        "; rows dropped: "
+        + ", ".join(f"{n} ({esc(why)})" for why, n in dropped.items() if n)
+        if any(dropped.values())
+        else "; no rows dropped for missing values"
     )
     report.bullets(
         [
@@ -657,8 +1025,12 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
                 if info["n_rows_used"] < info["n_rows_available"]
                 else ""
             )
+            + dropped_text
             + f", {info['n_features']} feature columns, groups "
-            + ", ".join(f"{k}: {v}" for k, v in info["groups"].items()),
+            + ", ".join(f"{esc(str(k))}: {v}" for k, v in info["groups"].items()),
+            "positive label of the target: "
+            f"`{esc(str(info.get('positive_label', '?')))}` (selection rates "
+            "and true/false positive rates refer to it)",
             "attacks: " + "; ".join(f"`{a}`: {_ATTACKS.get(a, a)}" for a in attacks),
             "budgets: "
             + ", ".join(_budget_label(b) for b in settings["budgets"])
@@ -676,33 +1048,55 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
 
     report.heading("Results")
     report.paragraph(
-        "Mean ± standard deviation over folds; in brackets the change from the "
-        "clean model, paired by fold. An attack works when leakage "
-        "(`probe_auc_s`, `fld_s`) or the fairness gaps go **up**."
+        "Mean ± standard deviation over folds. An attack works when leakage "
+        "or the fairness gaps go **up** (or accuracy down)."
     )
     report.table(_summary_table(summary))
-    report.bullets(
-        [f"`{name}`: {desc}; higher = {up}" for name, (desc, up) in _METRICS.items()]
+    report.paragraph(
+        f"Change against the clean model, paired by fold: mean [{100 * confidence:g} "
+        "% interval]; * = beyond noise."
     )
+    report.table(_change_table(summary))
+    report.bullets(
+        [
+            f"`{name}`: {desc}; higher = {up}"
+            for name, (desc, up) in _METRICS.items()
+            if name in present
+        ]
+    )
+    if "worst_probe_auc_s" in present:
+        report.paragraph(
+            "A linear probe alone understates leakage: a representation can "
+            "hide s from a logistic regression and still reveal it to a "
+            "non-linear classifier. `worst_probe_auc_s` is the largest ROC AUC "
+            "of three cross-validated probes (logistic regression, a small MLP "
+            "and gradient-boosted trees)."
+        )
     report.paragraph(
         "For reference, the raw (preprocessed) features, without any "
         f"representation: probe AUC for s {raw['probe_auc_s']:.3f}, accuracy "
         f"{raw['accuracy']:.3f} (same folds)."
     )
 
-    metrics = [m for m in ("accuracy", "probe_auc_s", "dp_difference")]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
-    for ax, metric in zip(axes, metrics, strict=True):
-        plot_robustness_curve(results, metric, ax=ax)
-        ax.set_title(metric)
+    n_cols = min(3, len(present))
+    n_rows = -(-len(present) // n_cols)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(5 * n_cols, 3.8 * n_rows), squeeze=False
+    )
+    for ax, metric in zip(axes.ravel(), present, strict=False):
+        plot_robustness_curve(results, metric, ax=ax, ylabel=labels[metric])
+        ax.set_title(labels[metric])
+    for ax in axes.ravel()[len(present) :]:
+        ax.set_visible(False)
     fig.tight_layout()
     report.figure(
         fig,
         "robustness_curves.png",
-        "Each metric against the poisoning budget, one line per attack, "
+        "Every metric against the poisoning budget, one line per attack, "
         "from the clean model at budget 0; error bars: sd over folds.",
     )
     plt.close(fig)
+    figures = ["robustness_curves.png"]
 
     auc = results[results["metric"] == "probe_auc_s"]
     bars = {"clean": auc.loc[auc["attack"] == "clean", "value"].to_list()}
@@ -712,9 +1106,9 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     ax = plot_leakage_bars(
         bars,
         reference={"chance (0.5)": 0.5, "raw features": raw["probe_auc_s"]},
-        ylabel="probe ROC AUC for s",
+        ylabel=labels["probe_auc_s"],
     )
-    ax.set_title(f"Leakage of {info['sensitive']} per model")
+    ax.set_title(f"Leakage of {sensitive_name} per model")
     report.figure(
         ax.figure,
         "leakage_bars.png",
@@ -722,15 +1116,19 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
         f"{_budget_label(top)}, mean ± sd over folds.",
     )
     plt.close(ax.figure)
+    figures.append("leakage_bars.png")
+
+    def models_of(fold):
+        found = {"clean": fitted.estimators[("clean", 0.0, fold)]}
+        for attack in attacks:
+            key = (attack, float(top), fold)
+            if key in fitted.estimators:
+                found[f"{attack} {_budget_label(top)}"] = fitted.estimators[key]
+        return found
 
     test = fitted.test_indices[0]
-    names = {"clean": fitted.estimators[("clean", 0.0, 0)]}
-    for attack in attacks:
-        key = (attack, float(top), 0)
-        if key in fitted.estimators:
-            names[f"{attack} {_budget_label(top)}"] = fitted.estimators[key]
     fig = plot_representation_map(
-        names,
+        models_of(0),
         X.iloc[test],
         s.iloc[test],
         max_samples=1500,
@@ -740,33 +1138,39 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
         fig,
         "representation_map.png",
         "PCA of the representation Z of fold 0's test rows, coloured by group, "
-        "for the clean model and each attack at the largest budget.",
+        "for the clean model and each attack at the largest budget (shared "
+        "axes).",
     )
     plt.close(fig)
+    figures.append("representation_map.png")
 
-    report.heading("Per-group metrics (fold 0)")
-    frame = group_metric_frame(
-        names, X.iloc[test], y.iloc[test], sensitive_features=s.iloc[test]
-    )
+    report.heading("Per-group metrics (all folds)")
+    by_group, gaps = _group_tables(fitted, models_of, X, y, s)
     report.paragraph(
-        "fairlearn `MetricFrame` of the downstream classifier on fold 0's clean "
-        "test rows: metrics by group for each model, then each model's largest "
-        "gap between groups."
+        "fairlearn `MetricFrame` of the downstream classifier on each fold's "
+        "clean test rows: metrics by group for each model, mean ± sd over the "
+        f"{n_splits} folds."
     )
-    by_group = frame.by_group.copy()
-    by_group["count"] = by_group["count"].astype(int)
     report.table(by_group)
-    gaps = frame.difference().drop(columns="count")
-    report.table(gaps.reset_index())
+    report.paragraph(
+        "Largest gap between groups (difference) and smallest ratio of the "
+        "groups' values, mean ± sd over folds. The four-fifths rule asks the "
+        "selection-rate ratio to be at least 0.8; `fails` marks models whose "
+        "mean ratio is below it."
+    )
+    report.table(gaps)
 
     report.heading("Files")
     report.bullets(
         [
-            "`results.csv`: one row per attack, budget, fold and metric (raw "
-            "metric values, fit and attack times, number of poisons)",
-            "`summary.csv`: mean, sd and change versus clean per attack, budget "
-            "and metric",
+            "`report.md` and `report.html`: this report",
+            "`results.csv`: one row per attack, budget, fold, repeat and metric "
+            "(raw metric values, fit and attack times, number of poisons)",
+            "`summary.csv`: mean, sd, change versus clean with its standard "
+            "error, interval (`ci_low`, `ci_high`) and `significant`, per attack, "
+            "budget and metric",
             "`settings.json`: options, data, library versions and time",
+            *[f"`{name}`: figure of this report" for name in figures],
         ]
     )
 
@@ -815,6 +1219,18 @@ def _build_parser() -> argparse.ArgumentParser:
             "subsample of the bundled Adult data, attacks eng,nraa,random, "
             "budgets 0,0.05,0.1, 3 folds."
         ),
+        epilog=(
+            "Input handling. --data FILE.csv: rows with a missing value in the "
+            "target, a --sensitive column or a feature column are dropped before "
+            "the audit, with a warning; settings.json records how many and why. "
+            "The target must have exactly two values: the greater, compared as "
+            "text (yes over no, 1 over 0, >50K over <=50K), is the positive "
+            "class, coded 1 (recorded as positive_label). Text feature columns "
+            "are one-hot encoded. --sensitive a,b audits several attributes: "
+            "fairness gaps over their intersectional groups, leakage of the most "
+            "leaking one; eng, nraa and raa attack the first, which must be "
+            "binary; cfair and cfair-eo take one attribute only."
+        ),
     )
     source = audit.add_mutually_exclusive_group()
     source.add_argument(
@@ -828,7 +1244,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--sensitive",
         metavar="NAME",
         help="sensitive attribute: a column of --data, or for a data set one of "
-        "its options (default: the first)",
+        "its options (default: the first); several comma-separated",
     )
     audit.add_argument(
         "--model",
@@ -843,8 +1259,9 @@ def _build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--budgets",
         default=DEFAULTS["budgets"],
-        help="comma-separated fractions of the training part, or whole numbers "
-        "of poisons; 0 is the clean reference (default: %(default)s)",
+        help="comma-separated fractions in (0, 1) of the training part, or whole "
+        "numbers of poisons written without a decimal point (10, not 10.0); 0 "
+        "is the clean reference (default: %(default)s)",
     )
     audit.add_argument(
         "--cv", type=int, default=DEFAULTS["cv"], help="folds (default: %(default)s)"
@@ -880,7 +1297,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="seed of the subsample, folds, models and attacks (default: %(default)s)",
     )
     audit.add_argument(
-        "--out", default=DEFAULTS["out"], help="report folder (default: %(default)s)"
+        "--out",
+        default=DEFAULTS["out"],
+        help="report folder, created if missing; an existing file is refused "
+        "(default: %(default)s)",
     )
     audit.add_argument(
         "--defense",
@@ -896,8 +1316,36 @@ def _build_parser() -> argparse.ArgumentParser:
         help="classifier on the representation; pgd/l2l train it adversarially "
         "(default: %(default)s)",
     )
+    audit.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULTS["repeats"],
+        help="repeats of the cross-validation with reshuffled folds; the "
+        "verdict's intervals narrow with more (default: %(default)s; each "
+        "repeat costs about as much as the first)",
+    )
+    audit.add_argument(
+        "--protocol",
+        default=DEFAULTS["protocol"],
+        choices=list(_PROTOCOLS),
+        help="how the model meets the poisons: retrain from scratch, or "
+        "fine-tune a model trained on clean data (default: %(default)s)",
+    )
     audit.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _check_out(out: str) -> str | None:
+    """Why ``--out`` cannot become the report folder, or None when it can."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        return f"--out: {out!r} is an existing file; give a folder (created if missing)"
+    for parent in folder.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"--out: {str(parent)!r} is a file, not a folder"
+            break
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -932,6 +1380,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.data is None and args.target is not None:
         print("skfrl audit: error: --target needs --data FILE.csv", file=sys.stderr)
         return 2
+    out_error = _check_out(args.out)
+    if out_error:  # refuse before hours of training, not after
+        print(f"skfrl audit: error: {out_error}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     try:
         output = run_audit(
@@ -951,6 +1403,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.quiet,
             defense=args.defense,
             downstream=args.downstream,
+            protocol=args.protocol,
+            repeats=args.repeats,
         )
         elapsed = time.perf_counter() - start
         path = write_report(*output, args.out, elapsed=elapsed, argv=argv)
@@ -961,16 +1415,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from .evaluation import summarize
+    from .evaluation import robustness_verdict, summarize
 
     results = output[0]
-    table = _summary_table(summarize(results))
+    summary = summarize(results)
+    table = _summary_table(summary)
     print(
         f"skfrl audit: {output[2]['settings']['model']} on "
         f"{output[2]['data']['source']} (sensitive={output[2]['data']['sensitive']}), "
         f"{elapsed:.0f} s"
     )
     print(table.to_string(index=False))
+    sensitive_name = str(output[2]["data"]["sensitive"])
+    print("Verdict:")
+    for line in robustness_verdict(
+        summary,
+        harm={m: d for m, d in _HARM.items() if m in set(results["metric"])},
+        labels=_metric_labels(sensitive_name),
+    ):
+        print("- " + line.replace("**", ""))
     print(f"report: {path} (and report.html, results.csv, settings.json)")
     return 0
 

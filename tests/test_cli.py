@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 
 from skfrl import cli
-from skfrl.cli import _build_parser, main, run_audit
+from skfrl.cli import _build_parser, main, run_audit, write_report
 from skfrl.datasets import make_biased_classification
 
 # Small, fast settings for every audit run here.
-FAST = ["--max-epochs", "2", "--cv", "2", "--n-jobs", "1"]
+FAST = ["--max-epochs", "2", "--cv", "2", "--n-jobs", "1", "--repeats", "1"]
 # run_audit's counterpart of FAST, on a 200-row sample.
-TINY = dict(cv=2, max_samples=200, max_epochs=2, n_jobs=1)
+TINY = dict(cv=2, max_samples=200, max_epochs=2, n_jobs=1, repeats=1)
 
 
 def test_defaults_are_the_documented_audit():
@@ -40,8 +40,8 @@ def test_audit_writes_a_report_folder(tmp_path, capsys):
     assert "representation_map.png" in files
 
     results = pd.read_csv(out / "results.csv")
-    assert list(results.columns[:6]) == [
-        "attack", "budget", "fold", "metric", "value", "fit_time"
+    assert list(results.columns[:7]) == [
+        "attack", "budget", "fold", "repeat", "metric", "value", "fit_time"
     ]  # fmt: skip
     assert set(results["attack"]) == {"clean", "label_flip"}
     assert set(results["metric"]) == {
@@ -100,6 +100,7 @@ def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):
         cv=2,
         max_epochs=2,
         n_jobs=1,
+        repeats=2,
     )
     assert context["data"]["rows_dropped_missing"] == 1
     assert context["data"]["positive_label"] == "yes"
@@ -107,7 +108,9 @@ def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):
     assert context["settings"]["budgets"] == [0, 0.05]  # clean added
     assert set(results["attack"]) == {"clean", "eng"}
     assert set(results.loc[results["attack"] == "eng", "n_poison"]) <= {7, 8}
-    assert len(fitted.test_indices) == 2
+    # Two repeats of 2-fold cross-validation.
+    assert len(fitted.test_indices) == 4
+    assert sorted(results["repeat"].unique()) == [0, 1]
 
 
 @pytest.mark.parametrize(
@@ -232,3 +235,253 @@ def test_audit_with_an_adversarially_trained_downstream_classifier(downstream):
     assert context["settings"]["downstream"] == downstream
     acc = results.loc[results["metric"] == "accuracy", "value"]
     assert acc.between(0, 1).all()
+
+
+def test_audit_fine_tune_protocol_is_run_and_reported(tmp_path, capsys):
+    results, fitted, context = run_audit(
+        "german",
+        sensitive="sex",
+        attacks="eng",
+        budgets="0,0.1",
+        **TINY,
+        protocol="fine-tune",
+    )
+    assert context["settings"]["protocol"] == "fine-tune"
+    # Every model continued a clean model of max_epochs for max_epochs more.
+    for model in fitted.estimators.values():
+        assert len(model.named_steps["frl"].history) == 2 * TINY["max_epochs"]
+    path = write_report(results, fitted, context, tmp_path, elapsed=1.0)
+    text = path.read_text()
+    first = text.split("\n## ")[0]
+    assert "Threat model: `fine-tune`" in first
+    assert main(["audit", "--protocol", "scratch", *FAST]) == 2
+    assert "--protocol" in capsys.readouterr().err
+
+
+# -- input handling, all before any fitting -------------------------------------------
+def _no_evaluation(monkeypatch):
+    """Replace the evaluation by a stub that records its inputs; fits nothing."""
+    calls = []
+
+    def evaluate(estimator, X, y, *, sensitive_features, **kwargs):
+        calls.append({"X": X, "y": y, "s": sensitive_features, **kwargs})
+        return pd.DataFrame({"metric": [], "value": []}), None
+
+    monkeypatch.setattr("skfrl.evaluation.cross_validate_robustness", evaluate)
+    return calls
+
+
+def _csv_with_missing_values(tmp_path):
+    X, y, s = make_biased_classification(
+        n_samples=300, random_state=0, return_frame=True
+    )
+    frame = X.assign(
+        label=y.map({0: "no", 1: "yes"}),
+        group=s.map({0: "a", 1: "b"}),
+        region=["north", "south", "east"] * 100,
+    )
+    frame.loc[[1, 2], "label"] = None  # no target: dropped, warned, counted
+    frame.loc[5, "group"] = None
+    frame.loc[[7, 8, 9], X.columns[0]] = None
+    csv = tmp_path / "data.csv"
+    frame.to_csv(csv, index=False)
+    return csv
+
+
+def test_csv_rows_with_missing_values_are_dropped_warned_and_counted(
+    tmp_path, monkeypatch
+):
+    calls = _no_evaluation(monkeypatch)
+    csv = _csv_with_missing_values(tmp_path)
+    message = (
+        "--data: dropped 6 of 300 rows of data.csv: 2 with a missing target "
+        "'label', 1 with a missing sensitive value, 3 with a missing feature value"
+    )
+    with pytest.warns(UserWarning, match=message):
+        _, _, context = run_audit(
+            data=str(csv),
+            target="label",
+            sensitive="group",
+            attacks="random",
+            **{**TINY, "max_samples": None},
+        )
+    info = context["data"]
+    assert info["rows_dropped"] == {
+        "missing target": 2, "missing sensitive": 1, "missing features": 3
+    }  # fmt: skip
+    assert info["rows_dropped_missing"] == 6 and info["n_rows_read"] == 300
+    assert info["n_rows_available"] == info["n_rows_used"] == 294
+    assert info["positive_label"] == "yes"
+    assert len(calls) == 1 and len(calls[0]["y"]) == 294
+    assert calls[0]["y"].notna().all() and set(calls[0]["y"]) == {0, 1}
+    assert calls[0]["s"].notna().all() and not calls[0]["X"].isna().any().any()
+
+
+def test_csv_numeric_target_with_missing_values_keeps_its_labels(tmp_path):
+    csv = tmp_path / "d.csv"
+    frame = pd.DataFrame(
+        {"x": range(8), "g": list("abab") * 2, "y": [0, 1, None, 1, 0, 1, 0, 1]}
+    )
+    frame.to_csv(csv, index=False)
+    with pytest.warns(UserWarning, match="1 with a missing target 'y'"):
+        X, y, s, info = cli._load_csv(str(csv), "y", "g")
+    # Pandas reads the column as floats; the label is still "1", not "1.0".
+    assert info["positive_label"] == "1" and list(y) == [0, 1, 1, 0, 1, 0, 1]
+    assert info["rows_dropped"]["missing target"] == 1 and len(s) == 7
+
+
+def test_audit_help_explains_missing_values_and_the_positive_label(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "rows with a missing value in the target" in text
+    assert "dropped before the audit, with a warning" in text
+    assert "compared as text (yes over no, 1 over 0" in text
+    assert "positive class" in text
+    assert "without a decimal point (10, not 10.0)" in text
+    assert "several comma-separated" in text
+
+
+@pytest.mark.parametrize(
+    "budgets, message",
+    [
+        ("0,2.0", "--budgets: 2.0 is ambiguous; write 2 for 2 poisons or a "
+         "fraction in (0, 1) such as 0.02"),
+        ("1.0", "--budgets: 1.0 is ambiguous; write 1 for 1 poison or a "
+         "fraction in (0, 1) such as 0.01"),
+        ("1e2", "write 100 for 100 poisons"),
+        ("0,nan", "--budgets: nan is not a finite number"),
+        ("2.5", "neither a fraction in (0, 1) nor a whole number"),
+    ],
+)  # fmt: skip
+def test_budgets_counts_are_written_without_a_decimal_point(
+    budgets, message, capsys, monkeypatch
+):
+    monkeypatch.setattr(cli, "_load_dataset", pytest.fail)  # refused before
+    assert main(["audit", "--budgets", budgets]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"skfrl audit: error: {message}" or message in err
+    assert err.startswith("skfrl audit: error: --budgets")
+
+
+def test_budgets_parse_fractions_counts_and_the_clean_reference():
+    budgets = cli._parse_budgets("0,0.05,2,10")
+    assert budgets == [0, 0.05, 2, 10]
+    assert [type(b) for b in budgets] == [float, float, int, int]
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_out_naming_an_existing_file_is_refused_before_any_work(
+    inside, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(cli, "run_audit", pytest.fail)  # no data, no training
+    file = tmp_path / "report.md"
+    file.write_text("keep me")
+    out = file / "report" if inside else file
+    assert main(["audit", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skfrl audit: error: --out:") and err.count("\n") == 0
+    assert str(file) in err
+    assert file.read_text() == "keep me"
+
+
+def test_several_sensitive_attributes_reach_the_evaluation(tmp_path, monkeypatch):
+    calls = _no_evaluation(monkeypatch)
+    csv = _csv_with_missing_values(tmp_path)
+    with pytest.warns(UserWarning, match="dropped 6 of 300"):
+        _, _, context = run_audit(
+            data=str(csv),
+            target="label",
+            sensitive="group, region",
+            model="adversarial",
+            attacks="eng,random",
+            **TINY,
+        )
+    s = calls[0]["s"]
+    assert isinstance(s, pd.DataFrame) and list(s.columns) == ["group", "region"]
+    assert "group" not in calls[0]["X"] and "region" not in calls[0]["X"]
+    info = context["data"]
+    assert info["sensitive"] == "group, region"
+    assert info["sensitive_attributes"] == ["group", "region"]
+    assert len(info["groups"]) == 6 and "a & north" in info["groups"]
+    assert sum(info["groups"].values()) == 200
+    # The subsample is stratified by the intersectional cells.
+    assert s.value_counts().min() >= 25
+
+
+def test_several_sensitive_attributes_of_a_bundled_data_set(monkeypatch):
+    calls = _no_evaluation(monkeypatch)
+    _, _, context = run_audit(
+        "german", sensitive="sex,age", model="vfae", attacks="random", **TINY
+    )
+    s, X = calls[0]["s"], calls[0]["X"]
+    assert list(s.columns) == ["sex", "age"]
+    assert set(s["age"]) == {"<=25", ">25"} and set(s["sex"]) == {"Female", "Male"}
+    # Neither attribute, nor the column sex is read from, stays a feature.
+    assert not {"age", "personal_status_sex"} & set(X.columns)
+    assert context["data"]["positive_label"] == "good"
+    assert context["data"]["rows_dropped"] == {}
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--dataset", "german", "--sensitive", "sex,age"],
+         "--sensitive: --model cfair takes one sensitive attribute; got 2 (sex, "
+         "age). Use --model adversarial"),
+        (["--model", "cfair-eo", "--sensitive", "sex,race"],
+         "--model cfair-eo takes one sensitive attribute"),
+        (["--dataset", "german", "--sensitive", "sex,race", "--model", "vfae"],
+         "must be one of sex, age (or several, comma-separated); got 'race'"),
+        (["--sensitive", "sex,sex", "--model", "vfae"], "'sex' given twice"),
+    ],
+)  # fmt: skip
+def test_several_sensitive_attributes_bad_options(
+    options, message, capsys, monkeypatch
+):
+    _no_evaluation(monkeypatch)
+    assert main(["audit", *options, "--out", "unused", *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("skfrl audit: error:") and message in err
+
+
+def test_several_sensitive_attributes_are_checked_before_fitting(tmp_path, monkeypatch):
+    calls = _no_evaluation(monkeypatch)
+    frame = pd.DataFrame(
+        {
+            "x": range(120),
+            "y": [0, 1] * 60,
+            "region": ["n", "s", "e"] * 40,
+            "g": ["a"] * 60 + ["b"] * 60,
+        }
+    )
+    csv = tmp_path / "d.csv"
+    frame.to_csv(csv, index=False)
+    options = dict(data=str(csv), target="y", model="adversarial", **TINY)
+    # eng and the anchoring attacks need a binary first attribute.
+    with pytest.raises(ValueError, match=r"--attacks eng,nraa target a binary "
+                       r"sensitive attribute \(the first of --sensitive, "
+                       r"'region'\); it has 3 values"):  # fmt: skip
+        run_audit(sensitive="region,g", attacks="eng,nraa", **options)
+    # Every intersectional group needs rows in every fold.
+    frame.loc[frame["g"] == "b", "region"] = ["n"] * 59 + ["e"]
+    frame.to_csv(csv, index=False)
+    with pytest.raises(ValueError, match="intersectional group 'b & e' of g, "
+                       "region has 1 rows, too few for --cv 2"):  # fmt: skip
+        run_audit(sensitive="g,region", attacks="random", **options)
+    assert calls == []
+
+
+def test_audit_of_several_sensitive_attributes_writes_its_report(tmp_path):
+    out = tmp_path / "report"
+    argv = ["audit", "--dataset", "german", "--sensitive", "sex,age", "--model",
+            "adversarial", "--attacks", "random", "--budgets", "0,0.1",
+            "--max-samples", "200", "--out", str(out), "-q", *FAST]  # fmt: skip
+    assert main(argv) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["data"]["sensitive_attributes"] == ["sex", "age"]
+    assert "Male & >25" in settings["data"]["groups"]
+    results = pd.read_csv(out / "results.csv")
+    auc = results.loc[results["metric"] == "probe_auc_s", "value"]
+    assert auc.between(0, 1).all() and results["value"].notna().all()

@@ -2,12 +2,20 @@
 
 :func:`cross_validate_robustness` runs every (fold, attack, budget) as a
 joblib work unit and returns a tidy DataFrame; :func:`summarize` condenses
-it per attack and budget; :func:`group_metric_frame` reports a classifier's
+it per attack and budget, with intervals of the paired changes;
+:func:`robustness_verdict` says in plain words what changed beyond noise;
+:func:`group_metric_frame` reports a classifier's
 metrics by sensitive group (a :class:`fairlearn.metrics.MetricFrame`) for
 clean and poisoned models side by side.
 """
 
 from ._groups import group_metric_frame
 from ._robustness import cross_validate_robustness, summarize
+from ._verdict import robustness_verdict
 
-__all__ = ["cross_validate_robustness", "group_metric_frame", "summarize"]
+__all__ = [
+    "cross_validate_robustness",
+    "group_metric_frame",
+    "robustness_verdict",
+    "summarize",
+]

@@ -35,6 +35,25 @@ code { background: #f3f3f3; padding: 0 .2rem; }
 """
 
 
+_MARKDOWN_SPECIAL = "\\`*_{}[]<>#|!"
+
+
+def escape_markdown(text: str) -> str:
+    r"""Escape Markdown's special characters in text taken from the data.
+
+    Column names, file names and group labels go into the report as they
+    are in the HTML (escaped there by :func:`html.escape`); in Markdown a
+    ``*`` or ``_`` in them would otherwise start emphasis.
+
+    Examples
+    --------
+    >>> from skfrl.evaluation._report import escape_markdown
+    >>> print(escape_markdown("income_>50K*"))
+    income\_\>50K\*
+    """
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
+
+
 def _format(value, floatfmt: str) -> str:
     if isinstance(value, float | np.floating):
         return "" if np.isnan(value) else format(float(value), floatfmt)
@@ -43,13 +62,13 @@ def _format(value, floatfmt: str) -> str:
 
 def _markdown_table(frame: pd.DataFrame, floatfmt: str) -> str:
     frame = frame.reset_index() if _named_index(frame) else frame
-    header = [str(c) for c in frame.columns]
+    header = [escape_markdown(str(c)) for c in frame.columns]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
     ]
     for row in frame.itertuples(index=False):
-        cells = [_format(v, floatfmt).replace("|", "\\|") for v in row]
+        cells = [escape_markdown(_format(v, floatfmt)) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -37,6 +37,7 @@ RESULT_COLUMNS = [
     "attack",
     "budget",
     "fold",
+    "repeat",
     "metric",
     "value",
     "fit_time",
@@ -199,6 +200,15 @@ def _stratification_labels(y, s, n_splits: int):
     if pd.Series(y_str).value_counts().min() >= n_splits:
         return y_str
     return None
+
+
+def _repeated_splits(cv, estimator, X, y, s, entropy: int, n_repeats: int):
+    """Folds of every repeat, in order; repeat 0 keeps the seed of a single run."""
+    folds = []
+    for repeat in range(n_repeats):
+        seed = _seed(entropy, 0) if repeat == 0 else _seed(entropy, 0, repeat)
+        folds += _splits(cv, estimator, X, y, s, seed)
+    return folds
 
 
 def _splits(cv, estimator, X, y, s, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -448,6 +458,7 @@ def cross_validate_robustness(
     defense=None,
     victim_training: str = "retrain",
     fine_tune_epochs: int | None = None,
+    n_repeats: int = 1,
 ):
     """Cross-validate a model under poisoning attacks of several budgets.
 
@@ -552,13 +563,20 @@ def cross_validate_robustness(
     fine_tune_epochs : int or None, default=None
         Epochs of continued training with ``victim_training="fine_tune"``;
         None: the model's ``max_epochs``.
+    n_repeats : int, default=1
+        Repeated cross-validation: ``cv`` (an int) is run ``n_repeats``
+        times with differently shuffled folds, and the ``fold`` column
+        numbers the ``n_repeats * cv`` splits (``repeat`` says which repeat
+        a fold belongs to). Every split keeps the seeds it derives from
+        ``random_state`` and its own index, so the first repeat gives the
+        numbers of ``n_repeats=1``.
 
     Returns
     -------
     results : DataFrame
         One row per (attack, budget, fold, metric) with the columns
         ``attack`` (``"clean"`` for budget 0), ``budget``, ``fold``,
-        ``metric``, ``value``, ``fit_time`` (seconds to fit the estimator),
+        ``repeat``, ``metric``, ``value``, ``fit_time`` (seconds to fit the estimator),
         ``attack_time`` (seconds of ``fit_resample``), ``n_poison``, and
         ``n_removed`` / ``n_poison_removed`` (rows the ``defense`` removed,
         and how many of them were poisons; 0 without a defense).
@@ -629,8 +647,24 @@ def cross_validate_robustness(
         raise ValueError(
             "fine_tune_epochs is only used with victim_training='fine_tune'."
         )
+    if (
+        isinstance(n_repeats, bool)
+        or not isinstance(n_repeats, numbers.Integral)
+        or n_repeats < 1
+    ):
+        raise ValueError(f"n_repeats must be an int >= 1, got {n_repeats!r}.")
+    if n_repeats > 1 and not (
+        isinstance(cv, numbers.Integral) and not isinstance(cv, bool)
+    ):
+        raise ValueError(
+            "n_repeats > 1 needs cv to be an int (the number of folds); a "
+            "splitter object repeats itself (e.g. RepeatedStratifiedKFold)."
+        )
     entropy = _entropy(random_state)
-    folds = _splits(cv, estimator, X, y, sensitive_features, _seed(entropy, 0))
+    folds = _repeated_splits(
+        cv, estimator, X, y, sensitive_features, entropy, int(n_repeats)
+    )
+    n_per_repeat = len(folds) // int(n_repeats)
     if n_jobs is not None:
         n_jobs = effective_n_jobs(n_jobs)
     bases = [None] * len(folds)
@@ -699,6 +733,7 @@ def cross_validate_robustness(
                     name,
                     float(budget),
                     fold,
+                    fold // n_per_repeat,
                     metric,
                     value,
                     out.fit_time,
@@ -728,12 +763,46 @@ def cross_validate_robustness(
     return results
 
 
-def summarize(results: pd.DataFrame, *, reference: str = CLEAN) -> pd.DataFrame:
-    """Mean, spread and change versus the clean model per attack and budget.
+def _interval(d: np.ndarray, *, k: float, confidence: float, method: str):
+    """Standard error and interval of the mean of paired differences ``d``."""
+    from scipy import stats
+
+    n = len(d)
+    mean = float(np.mean(d)) if n else np.nan
+    if n < 2:
+        return mean, np.nan, np.nan, np.nan
+    var = float(np.var(d, ddof=1))
+    if method == "corrected_t" and k > 1:
+        # Nadeau & Bengio (2003): folds share training rows, so their
+        # results are correlated; inflate the variance by the test/train
+        # ratio of K-fold, 1 / (K - 1).
+        se = np.sqrt(var * (1.0 / n + 1.0 / (k - 1)))
+    else:
+        se = np.sqrt(var / n)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
+    return mean, float(se), mean - half, mean + half
+
+
+def summarize(
+    results: pd.DataFrame,
+    *,
+    reference: str = CLEAN,
+    confidence: float = 0.95,
+    interval: str = "corrected_t",
+) -> pd.DataFrame:
+    """Mean, spread and change versus the clean model, with an interval.
 
     The change is paired by fold: each fold's value minus the same fold's
-    clean value, averaged over folds, so the folds' own difficulty cancels
-    out.
+    clean value, so the folds' own difficulty cancels out. Its interval is a
+    Student-t interval over the folds (and repeats) of
+    :func:`cross_validate_robustness`. Folds of a cross-validation share
+    most of their training rows, so their results are correlated and the
+    plain t interval is too narrow; ``interval="corrected_t"`` (default)
+    uses the corrected resampled t of Nadeau and Bengio (2003), which
+    inflates the variance of the mean from ``s^2 / J`` to
+    ``s^2 (1 / J + 1 / (K - 1))`` for ``J`` paired differences from
+    ``K``-fold splits. A change is ``significant`` when its interval
+    excludes 0.
 
     .. versionadded:: 0.1
 
@@ -741,9 +810,16 @@ def summarize(results: pd.DataFrame, *, reference: str = CLEAN) -> pd.DataFrame:
     ----------
     results : DataFrame
         Output of :func:`cross_validate_robustness` (columns ``attack``,
-        ``budget``, ``fold``, ``metric``, ``value``).
+        ``budget``, ``fold``, ``metric``, ``value``, and ``repeat`` when
+        the folds were repeated).
     reference : str, default="clean"
         Attack name of the reference rows.
+    confidence : float in (0, 1), default=0.95
+        Confidence level of the intervals.
+    interval : {"corrected_t", "t"}, default="corrected_t"
+        ``"corrected_t"``: Nadeau-Bengio corrected resampled t, assuming
+        K-fold splits (K = folds per repeat); ``"t"``: the plain paired t
+        interval, which treats folds as independent.
 
     Returns
     -------
@@ -751,23 +827,27 @@ def summarize(results: pd.DataFrame, *, reference: str = CLEAN) -> pd.DataFrame:
         One row per (attack, budget, metric), in the order of ``results``,
         with ``mean`` and ``sd`` (standard deviation over folds, ``ddof=1``),
         ``n_folds``, ``change`` (mean paired difference from the reference;
-        0 for the reference itself, NaN without reference rows) and
-        ``change_sd``.
+        0 for the reference itself, NaN without reference rows),
+        ``change_sd``, ``change_se`` (its standard error), ``ci_low`` and
+        ``ci_high`` (the interval) and ``significant`` (the interval
+        excludes 0; False for the reference and when fewer than two folds).
 
     Examples
     --------
     >>> import pandas as pd
     >>> from skfrl.evaluation import summarize
     >>> results = pd.DataFrame({
-    ...     "attack": ["clean", "clean", "eng", "eng"],
-    ...     "budget": [0.0, 0.0, 0.1, 0.1],
-    ...     "fold": [0, 1, 0, 1],
-    ...     "metric": ["auc"] * 4,
-    ...     "value": [0.60, 0.64, 0.70, 0.72]})
-    >>> summarize(results)
-      attack  budget metric  mean     sd  n_folds  change  change_sd
-    0  clean     0.0    auc  0.62  0.028        2    0.00      0.000
-    1    eng     0.1    auc  0.71  0.014        2    0.09      0.014
+    ...     "attack": ["clean"] * 3 + ["eng"] * 3,
+    ...     "budget": [0.0] * 3 + [0.1] * 3,
+    ...     "fold": [0, 1, 2] * 2,
+    ...     "metric": ["auc"] * 6,
+    ...     "value": [0.60, 0.64, 0.62, 0.70, 0.72, 0.73]})
+    >>> summary = summarize(results)
+    >>> columns = ["attack", "mean", "change", "ci_low", "ci_high", "significant"]
+    >>> summary[columns].round(3)
+      attack   mean  change  ci_low  ci_high  significant
+    0  clean  0.620   0.000   0.000    0.000        False
+    1    eng  0.717   0.097   0.037    0.157         True
     """
     missing = {"attack", "budget", "fold", "metric", "value"} - set(results.columns)
     if missing:
@@ -775,13 +855,17 @@ def summarize(results: pd.DataFrame, *, reference: str = CLEAN) -> pd.DataFrame:
             f"results lacks the columns {sorted(missing)}; pass the frame "
             "returned by cross_validate_robustness."
         )
+    if not (isinstance(confidence, numbers.Real) and 0 < confidence < 1):
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
+    if interval not in ("corrected_t", "t"):
+        raise ValueError(f"interval must be 'corrected_t' or 't', got {interval!r}.")
     keys = ["attack", "budget", "metric"]
     ref = results.loc[results["attack"] == reference, ["fold", "metric", "value"]]
     ref = ref.drop_duplicates(["fold", "metric"]).rename(columns={"value": "_ref"})
-    frame = results[["attack", "budget", "fold", "metric", "value"]].merge(
-        ref, on=["fold", "metric"], how="left"
-    )
+    columns = ["attack", "budget", "fold", "metric", "value"]
+    frame = results[columns].merge(ref, on=["fold", "metric"], how="left")
     frame["_change"] = frame["value"] - frame["_ref"]
+    n_repeats = results["repeat"].nunique() if "repeat" in results else 1
     grouped = frame.groupby(keys, sort=False)
     summary = grouped.agg(
         mean=("value", "mean"),
@@ -790,4 +874,18 @@ def summarize(results: pd.DataFrame, *, reference: str = CLEAN) -> pd.DataFrame:
         change=("_change", "mean"),
         change_sd=("_change", "std"),
     ).reset_index()
+    stats_rows = []
+    for (attack, _, _), group in grouped:
+        d = group["_change"].dropna().to_numpy(dtype=float)
+        if attack == reference or not len(d):
+            mean = 0.0 if attack == reference else np.nan
+            stats_rows.append((0.0 if len(d) else np.nan, mean, mean))
+            continue
+        k = len(d) / max(n_repeats, 1)
+        _, se, low, high = _interval(d, k=k, confidence=confidence, method=interval)
+        stats_rows.append((se, low, high))
+    summary[["change_se", "ci_low", "ci_high"]] = pd.DataFrame(
+        stats_rows, index=summary.index, dtype=float
+    )
+    summary["significant"] = (summary["ci_low"] > 0) | (summary["ci_high"] < 0)
     return summary

@@ -157,8 +157,14 @@ def plot_representation_map(
 
     created = axes is None
     if created:
+        # Shared axes: the spread of the groups compares across panels.
         fig, axes = plt.subplots(
-            1, len(reps), figsize=(4.5 * len(reps), 4.2), squeeze=False
+            1,
+            len(reps),
+            figsize=(4.5 * len(reps), 4.2),
+            squeeze=False,
+            sharex=True,
+            sharey=True,
         )
         axes = axes[0]
     else:

@@ -14,7 +14,7 @@ from skfrl.evaluation import cross_validate_robustness, summarize
 from skfrl.metrics import make_fairness_scorer, make_leakage_scorer
 from skfrl.models import CFair
 
-COLUMNS = ["attack", "budget", "fold", "metric", "value", "fit_time"]
+COLUMNS = ["attack", "budget", "fold", "repeat", "metric", "value", "fit_time"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_tidy_frame_with_clean_reference_once_per_fold(data):
         cv=3,
         random_state=0,
     )
-    assert list(results.columns[:6]) == COLUMNS
+    assert list(results.columns[:7]) == COLUMNS
     # 3 folds x (1 clean + 2 attacks x 2 budgets) x 2 metrics
     assert len(results) == 3 * 5 * 2
     clean = results[results["attack"] == "clean"]
@@ -277,6 +277,10 @@ def test_summarize_pairs_changes_by_fold():
         "n_folds",
         "change",
         "change_sd",
+        "change_se",
+        "ci_low",
+        "ci_high",
+        "significant",
     ]
     eng = summary[summary["attack"] == "eng"].set_index("budget")
     np.testing.assert_allclose(eng["change"], [0.1, 0.2])
@@ -449,3 +453,115 @@ def test_fine_tune_epochs_default_to_max_epochs(data):
         return_estimators=True,
     )
     assert len(fitted.estimators[("random", 0.1, 0)].history) == 4
+
+
+def test_summarize_intervals_on_known_data():
+    d = np.array([0.10, 0.08, 0.11, 0.07, 0.12, 0.09])
+    results = pd.DataFrame(
+        {
+            "attack": ["clean"] * 6 + ["eng"] * 6,
+            "budget": [0.0] * 6 + [0.1] * 6,
+            "fold": list(range(6)) * 2,
+            "repeat": [0, 0, 0, 1, 1, 1] * 2,
+            "metric": ["auc"] * 12,
+            "value": np.r_[np.full(6, 0.6), 0.6 + d],
+        }
+    )
+    from scipy import stats
+
+    sd = d.std(ddof=1)
+    t975 = stats.t.ppf(0.975, 5)
+    plain = summarize(results, interval="t").iloc[1]
+    assert plain["change_se"] == pytest.approx(sd / np.sqrt(6))
+    assert plain["ci_low"] == pytest.approx(d.mean() - t975 * sd / np.sqrt(6))
+    assert plain["ci_high"] == pytest.approx(d.mean() + t975 * sd / np.sqrt(6))
+    # Nadeau-Bengio: 6 differences from 2 repeats of 3-fold, test/train 1/2.
+    corrected = summarize(results).iloc[1]
+    se = sd * np.sqrt(1 / 6 + 1 / 2)
+    assert corrected["change_se"] == pytest.approx(se)
+    assert corrected["ci_high"] - corrected["change"] == pytest.approx(t975 * se)
+    assert corrected["significant"]
+    assert summarize(results, confidence=0.5).iloc[1]["ci_high"] < corrected["ci_high"]
+    # No effect: the interval covers 0 and the change is not significant.
+    noise = results.copy()
+    noise.loc[6:, "value"] = 0.6 + np.array([0.02, -0.03, 0.01, -0.01, 0.02, -0.02])
+    row = summarize(noise).iloc[1]
+    assert row["ci_low"] < 0 < row["ci_high"] and not row["significant"]
+    with pytest.raises(ValueError, match="confidence"):
+        summarize(results, confidence=1.5)
+    with pytest.raises(ValueError, match="interval"):
+        summarize(results, interval="bootstrap")
+
+
+def test_repeats_add_folds_and_keep_the_first_repeats_numbers(data):
+    X, y, s = data
+    params = dict(
+        sensitive_features=s,
+        attacks={"random": RandomPoisoning()},
+        budgets=[0, 0.1],
+        scoring={"n": n_fit},
+        cv=2,
+        random_state=0,
+    )
+    once = cross_validate_robustness(RowCounter(), X, y, **params)
+    twice = cross_validate_robustness(RowCounter(), X, y, n_repeats=2, **params)
+    assert sorted(twice["fold"].unique()) == [0, 1, 2, 3]
+    assert twice.groupby("fold")["repeat"].first().tolist() == [0, 0, 1, 1]
+    first = twice[twice["repeat"] == 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        first[["attack", "budget", "fold", "value"]],
+        once[["attack", "budget", "fold", "value"]],
+    )
+    assert summarize(twice)["n_folds"].eq(4).all()
+    with pytest.raises(ValueError, match="n_repeats"):
+        cross_validate_robustness(RowCounter(), X, y, n_repeats=0, **params)
+
+
+def _planted(changes, lows, highs):
+    n = len(changes)
+    return pd.DataFrame(
+        {
+            "attack": ["clean"] + ["eng"] * (n - 1),
+            "budget": [0.0] + [0.05] * (n - 1),
+            "metric": ["auc"] + ["auc", "acc", "gap"][: n - 1],
+            "change": changes,
+            "ci_low": lows,
+            "ci_high": highs,
+            "significant": [
+                lo > 0 or hi < 0 for lo, hi in zip(lows, highs, strict=True)
+            ],
+        }
+    )
+
+
+def test_verdict_names_a_planted_effect_and_its_interval():
+    from skfrl.evaluation import robustness_verdict
+
+    summary = _planted([0, 0.08, -0.05], [0, 0.03, -0.09], [0, 0.13, -0.01])
+    lines = robustness_verdict(
+        summary,
+        harm={"auc": 1, "acc": -1},
+        labels={"auc": "probe ROC AUC for sex", "acc": "accuracy"},
+    )
+    assert lines[0].startswith("**eng at 5 %** raised probe ROC AUC for sex by +0.080")
+    assert "+0.030 to +0.130" in lines[0]
+    assert "lowered accuracy by -0.050" in lines[0]
+    assert "harmful direction" in lines[0]
+    assert "probe ROC AUC for sex ±0.050" in lines[-1]
+
+
+def test_verdict_says_when_nothing_changed_and_what_could_be_detected():
+    from skfrl.evaluation import robustness_verdict
+
+    summary = _planted([0, 0.01, 0.02], [0, -0.03, -0.01], [0, 0.05, 0.05])
+    lines = robustness_verdict(summary, harm={"auc": 1, "acc": -1, "gap": 1})
+    assert lines[0].startswith("No attack changed any judged metric beyond noise")
+    assert "auc ±0.040" in lines[1] and "acc ±0.030" in lines[1]
+    # An effect opposite to the attack's purpose is reported as such.
+    summary = _planted([0, -0.06], [0, -0.1], [0, -0.02])
+    lines = robustness_verdict(summary, harm={"auc": 1})
+    assert "lowered auc" in lines[0] and "opposite" in lines[0]
+    with pytest.raises(ValueError, match="harm"):
+        robustness_verdict(summary, harm={"auc": 2})
+    with pytest.raises(ValueError, match="columns"):
+        robustness_verdict(summary.drop(columns="ci_low"), harm={"auc": 1})
