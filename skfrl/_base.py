@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from skorch.callbacks import (
 )
 from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator
+from threadpoolctl import threadpool_limits
 
 from .callbacks._averaging import WeightAveraging
 from .nn import grouped_dro_loss
@@ -134,6 +136,32 @@ class BatchIterator:
             yield self.base[idx]
 
 
+@contextlib.contextmanager
+def _bounded_threads(n_threads):
+    """Run a fit on at most ``n_threads`` torch and BLAS threads, then restore.
+
+    The networks of skfrl are small: one thread trains them about as fast
+    as several on a quiet machine, and torch's default (one per core)
+    collapses when another process competes for the cores (measured: a fit
+    of 13 s took 339 s with two threads beside a busy process). Set
+    ``n_threads`` (a keyword of every model) to use more.
+    """
+    if n_threads is None:
+        yield
+        return
+    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
+        raise TypeError(f"n_threads must be an int >= 1 or None, got {n_threads!r}.")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be an int >= 1 or None, got {n_threads}.")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n_threads))
+    try:
+        with threadpool_limits(limits=int(n_threads)):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _seed_from(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
@@ -204,6 +232,12 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         0: silent; 1 or more: a progress bar and a per-epoch log.
     random_state : int, RandomState instance or None
         Seeds weight initialisation, shuffling and dropout.
+    n_threads : int or None, default=1
+        Keyword of every model (set it like a skorch parameter, e.g.
+        ``CFair(n_threads=4)``): torch and BLAS threads during ``fit``,
+        restored afterwards. One by default: skfrl's networks are small, and
+        more threads than free cores slow training by orders of magnitude
+        when another process is busy. None leaves the threads alone.
     **kwargs : dict
         skorch parameters with a prefix (``optimizer__``, ``callbacks__``,
         ``iterator_train__``...).
@@ -267,7 +301,8 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     predict_proba = _Unavailable("this model has no task head")
 
     def __init__(self, **kwargs):
-        self._params_to_validate = set(kwargs)
+        # n_threads is skfrl's own keyword, not a skorch parameter to check.
+        self._params_to_validate = set(kwargs) - {"n_threads"}
         vars(self).update(kwargs)
 
     # -- scikit-learn plumbing -------------------------------------------
@@ -630,7 +665,10 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                 vars(self).update(fitted)
             raise
         self._seed = _seed_from(self.random_state)
-        with torch.random.fork_rng(devices=[]):
+        with (
+            _bounded_threads(getattr(self, "n_threads", 1)),
+            torch.random.fork_rng(devices=[]),
+        ):
             if warm:
                 # A continuation draws other batches than the first epochs did.
                 torch.manual_seed(self._seed + 7919 * len(self.history_))

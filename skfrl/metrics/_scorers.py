@@ -17,6 +17,8 @@ from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
 from ..utils import check_sensitive_features, is_fair_representation
 from ._leakage import (
+    CONTINUOUS_METRICS,
+    _check_probe_name,
     fld_score,
     mutual_information_lower_bound,
     representation_leakage,
@@ -349,14 +351,21 @@ def make_leakage_scorer(
 
         .. versionchanged:: 0.1
            Added ``"log_loss"``.
-    probe : estimator, default=None
+    probe : estimator or {"logistic", "ridge", "mlp", "hgb", "worst"}, \
+default=None
         Probe of :func:`representation_leakage`; ``None`` for its default.
-        Not used by ``"fld"``; ``"log_loss"`` and ``"mi"`` need one with
-        ``predict_proba``.
+        A name picks a probe of :func:`probe_family`, seeded from
+        ``random_state`` at each call; ``"worst"`` scores the most leaking
+        probe of the family (``"ridge"`` needs ``"mae"`` or ``"r2"``,
+        ``"logistic"`` one of the other metrics). Not used by ``"fld"``;
+        ``"log_loss"`` and ``"mi"`` need one with ``predict_proba``.
+
+        .. versionchanged:: 0.1
+           Added the probe names.
     cv : int or cross-validation splitter, default=5
         Folds of the probe within each scored set.
     random_state : int, RandomState instance or None, default=None
-        Seeds the probe's fold shuffling.
+        Seeds the probe's fold shuffling and the probes named by ``probe``.
     n_jobs : int, default=None
         Probe folds fitted in parallel.
     attribute : str, int or None, default=None
@@ -387,6 +396,14 @@ def make_leakage_scorer(
     make_leakage_scorer(metric='roc_auc', random_state=0)
     >>> scorer(frl, X, sensitive_features=s) < -0.9  # minus the AUC
     True
+
+    The worst case over the probes of :func:`probe_family`:
+
+    >>> worst = make_leakage_scorer(probe="worst", cv=3, random_state=0)
+    >>> worst
+    make_leakage_scorer(metric='roc_auc', probe='worst', cv=3, random_state=0)
+    >>> worst(frl, X, sensitive_features=s) < -0.9
+    True
     """
     if metric not in LEAKAGE_SIGNS:
         raise ValueError(
@@ -394,7 +411,12 @@ def make_leakage_scorer(
         )
     if metric == "fld" and probe is not None:
         raise ValueError("metric='fld' uses no probe; leave probe=None.")
-    if (
+    if isinstance(probe, str):
+        # The family's classifiers all have predict_proba.
+        _check_probe_name(
+            probe, "continuous" if metric in CONTINUOUS_METRICS else "categorical"
+        )
+    elif (
         metric in ("mi", "log_loss")
         and probe is not None
         and not hasattr(probe, "predict_proba")

@@ -565,3 +565,41 @@ def test_verdict_says_when_nothing_changed_and_what_could_be_detected():
         robustness_verdict(summary, harm={"auc": 2})
     with pytest.raises(ValueError, match="columns"):
         robustness_verdict(summary.drop(columns="ci_low"), harm={"auc": 1})
+
+
+@pytest.mark.parametrize("start_cost", [0.0, 1e9], ids=["parallel", "in-process"])
+def test_short_grids_fall_back_to_one_process_with_the_same_numbers(
+    data, monkeypatch, start_cost
+):
+    import joblib
+
+    from skfrl.evaluation import _robustness
+
+    X, y, s = data
+    params = dict(
+        sensitive_features=s,
+        attacks={"random": RandomPoisoning()},
+        budgets=[0, 0.1],
+        scoring="accuracy",
+        cv=2,
+        random_state=0,
+    )
+    sequential = cross_validate_robustness(RowCounter(), X, y, **params)
+    calls = []
+    real = joblib.Parallel.__call__
+
+    def spy(self, iterable):
+        calls.append(self.n_jobs)
+        return real(self, iterable)
+
+    monkeypatch.setattr(_robustness, "_WORKER_START_S", start_cost)
+    monkeypatch.setattr(_robustness.Parallel, "__call__", spy)
+    parallel = cross_validate_robustness(RowCounter(), X, y, n_jobs=2, **params)
+    pd.testing.assert_frame_equal(
+        parallel.drop(columns=["fit_time", "attack_time"]),
+        sequential.drop(columns=["fit_time", "attack_time"]),
+    )
+    # One Parallel call for the units after the first: on two workers when
+    # starting them pays, else in this process.
+    assert len(calls) == 1
+    assert (calls[0] == 2) == (start_cost == 0)
