@@ -4,15 +4,18 @@ Build (from the repository root, after ``pip install -e ".[docs]"``)::
 
     .venv/bin/python -m sphinx -b html docs docs/_build/html
 
-The build works offline. Cross-links to other projects' documentation
-(intersphinx) need network access and are off unless the environment
-variable ``SKFRL_DOCS_INTERSPHINX=1`` is set. Add ``-D plot_gallery=0`` to
-skip running the gallery examples.
+The build works offline, and so do the pages: math is rendered by a copy
+of MathJax that ``sphinx-mathjax-offline`` (in the ``docs`` extra) puts in
+``_static/mathjax`` instead of loading it from a CDN. Cross-links to other
+projects' documentation (intersphinx) need network access and are off unless
+the environment variable ``SKFRL_DOCS_INTERSPHINX=1`` is set. Add
+``-D plot_gallery=0`` to skip running the gallery examples.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import re
 import sys
@@ -47,6 +50,12 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
+# MathJax served from the built pages (docs/_build/html/_static/mathjax), not
+# from a CDN: the extension ships MathJax 3 with its fonts and points
+# ``mathjax_path`` at the local copy. Its module name has hyphens.
+MATHJAX_OFFLINE = "sphinx-mathjax-offline"
+if importlib.util.find_spec(MATHJAX_OFFLINE) is not None:
+    extensions.append(MATHJAX_OFFLINE)
 
 templates_path = ["_templates"]
 exclude_patterns = [
@@ -237,7 +246,18 @@ def skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+def check_offline_math(app) -> None:
+    """Warn when math would load MathJax from a CDN."""
+    if MATHJAX_OFFLINE not in app.config.extensions:
+        logger.warning(
+            "%s is not installed: the pages load MathJax from a CDN and show "
+            "raw LaTeX offline. Install the docs extra: pip install -e '.[docs]'.",
+            MATHJAX_OFFLINE,
+        )
+
+
 def setup(app):
     app.connect("builder-inited", check_api_coverage)
+    app.connect("builder-inited", check_offline_math)
     app.connect("autodoc-skip-member", skip_foreign_members)
     app.connect("autodoc-process-docstring", unlink_foreign_refs, priority=400)

@@ -167,6 +167,9 @@ class DirtyLabelBackdoor(BaseAttack):
         "target_label": "no_validation",
     }
 
+    # The poisons move rows of other labels to the target label.
+    _requires_two_classes = True
+
     def __init__(
         self, trigger=None, *, target_label=None, budget=0.05, random_state=None
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from abc import abstractmethod
@@ -39,6 +40,54 @@ class PoisonSet:
         self.base_indices = np.asarray(base_indices, dtype=np.intp)
         self.y = np.asarray(y)
         self.s = s
+
+
+class _NoBoolInterval(Interval):
+    """An :class:`Interval` that refuses booleans.
+
+    ``True`` is an ``numbers.Integral`` equal to 1, which a plain
+    ``Interval(numbers.Integral, 1, None)`` accepts; for ``budget`` it would
+    silently mean one poison (or, before, 100 % of the training set).
+    """
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+    def __str__(self):
+        return f"{super().__str__()} (not a bool)"
+
+
+def _infinite_columns(X: pd.DataFrame) -> list:
+    """Names of the float (or complex) columns of ``X`` holding +-inf."""
+    bad = []
+    for name, col in X.items():
+        dtype = col.dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            continue
+        if pd.api.types.is_float_dtype(dtype):
+            values = col.to_numpy(dtype=np.float64)
+        elif pd.api.types.is_complex_dtype(dtype):
+            values = col.to_numpy()
+        else:
+            continue
+        if np.isinf(values).any():
+            bad.append(name)
+    return bad
+
+
+def _has_non_finite(y: np.ndarray) -> bool:
+    """Whether numeric labels (or numbers in an object array) are +-inf."""
+    if y.dtype.kind in "fc":
+        return not bool(np.isfinite(y).all())
+    if y.dtype.kind == "O":
+        return any(
+            isinstance(v, float | np.floating) and not math.isfinite(v) for v in y
+        )
+    return False
+
+
+def _python_value(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _as_frame(s) -> pd.DataFrame:
@@ -91,7 +140,7 @@ class BaseAttack(BaseEstimator):
     ----------
     budget : float in (0, 1) or int >= 1
         Share of the training set (rounded, at least one poison) or number
-        of poisons.
+        of poisons; booleans are refused.
     random_state : int, RandomState instance or None
         Seed.
 
@@ -120,12 +169,16 @@ class BaseAttack(BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        # Booleans are refused: budget=True used to mean 100 %.
         "budget": [
             Interval(numbers.Real, 0, 1, closed="neither"),
-            Interval(numbers.Integral, 1, None, closed="left"),
+            _NoBoolInterval(numbers.Integral, 1, None, closed="left"),
         ],
         "random_state": ["random_state"],
     }
+
+    #: Whether ``y`` must hold at least two classes (attacks that relabel).
+    _requires_two_classes = False
 
     def __init__(self, *, budget=0.05, random_state=None):
         self.budget = budget
@@ -166,6 +219,13 @@ class BaseAttack(BaseEstimator):
                 raise ValueError("X contains NaN or infinite values.")
         elif X.isna().to_numpy().any():
             raise ValueError("X contains missing values; impute or drop them first.")
+        else:
+            bad = _infinite_columns(X)
+            if bad:
+                raise ValueError(
+                    f"X contains infinite values in column(s) {bad[:10]}; X must "
+                    "be finite (clip or drop those values first)."
+                )
         n = len(X)
         if n < 2:
             raise ValueError(f"X needs at least 2 samples, got {n}.")
@@ -179,6 +239,17 @@ class BaseAttack(BaseEstimator):
             )
         if pd.isna(y_arr).any():
             raise ValueError("y contains missing values.")
+        if _has_non_finite(y_arr):
+            raise ValueError(
+                "y contains infinite values; labels must be finite class values."
+            )
+        if self._requires_two_classes:
+            classes = pd.unique(y_arr)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least two classes in y, got "
+                    f"one class ({_python_value(classes[0])!r})."
+                )
         check_sensitive_features(sensitive_features, n_samples=n)
         return X, y_arr
 

@@ -111,6 +111,9 @@ class LabelFlipping(BaseAttack):
         "flip_sensitive": ["boolean"],
     }
 
+    # Every poison gets a label other than its row's.
+    _requires_two_classes = True
+
     def __init__(self, *, budget=0.05, flip_sensitive=False, random_state=None):
         super().__init__(budget=budget, random_state=random_state)
         self.flip_sensitive = flip_sensitive

@@ -24,6 +24,45 @@ from ._graph import _codes, _flat, _Graph, _Rows, _scratch_history, encode_at
 __all__ = ["PoisonGenerator", "fld_torch"]
 
 
+def _check_fld_inputs(Z, s, eps) -> None:
+    """Refuse what would make :func:`fld_torch` NaN or fail obscurely."""
+    if not isinstance(Z, torch.Tensor):
+        raise TypeError(f"Z must be a torch.Tensor, got {type(Z).__name__}.")
+    if Z.ndim != 2 or Z.shape[1] < 1:
+        raise ValueError(
+            f"Z must be 2-D of shape (n, d) with d >= 1, got shape {tuple(Z.shape)}."
+        )
+    if not Z.is_floating_point():
+        raise TypeError(f"Z must be a floating-point tensor, got dtype {Z.dtype}.")
+    if not isinstance(s, torch.Tensor):
+        raise TypeError(f"s must be a torch.Tensor, got {type(s).__name__}.")
+    if s.ndim != 1 or len(s) != len(Z):
+        raise ValueError(
+            f"s must be 1-D with one group code per row of Z ({len(Z)}), got "
+            f"shape {tuple(s.shape)}."
+        )
+    if s.is_complex():
+        raise TypeError(f"s must hold 0/1 group codes, got dtype {s.dtype}.")
+    n0, n1 = int((s == 0).sum()), int((s == 1).sum())
+    if n0 + n1 != len(s):
+        raise ValueError(
+            "s must hold binary group codes 0 and 1 only; found "
+            f"{len(s) - n0 - n1} other value(s)."
+        )
+    if n0 < 2 or n1 < 2:
+        raise ValueError(
+            "s must have at least 2 rows in each group (0 and 1) to estimate "
+            f"the group covariances; got {n0} and {n1}."
+        )
+    if (
+        isinstance(eps, bool)
+        or not isinstance(eps, numbers.Real)
+        or not np.isfinite(eps)
+        or eps < 0
+    ):
+        raise ValueError(f"eps must be a finite real number >= 0, got {eps!r}.")
+
+
 def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     """Differentiable Fisher discriminant score of a binary ``s`` in ``Z``.
 
@@ -34,11 +73,11 @@ def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tens
     Parameters
     ----------
     Z : Tensor of shape (n, d)
-        Representations.
+        Representations (floating point).
     s : Tensor of shape (n,)
-        Binary group codes (0/1).
+        Binary group codes (0/1), at least two rows of each group.
     eps : float, default=1e-3
-        Relative ridge.
+        Relative ridge (finite, >= 0).
 
     Returns
     -------
@@ -55,6 +94,7 @@ def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tens
     >>> bool(fld_torch(Z, s) > 5)
     True
     """
+    _check_fld_inputs(Z, s, eps)
     d = Z.shape[1]
     z0, z1 = Z[s == 0], Z[s == 1]
     mu0, mu1 = z0.mean(0), z1.mean(0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -97,6 +99,28 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
         self.attack = attack
         self.victim_training = victim_training
         self.fine_tune_epochs = fine_tune_epochs
+
+    def __sklearn_tags__(self):
+        """The victim's tags (type, task and transformer tags), like a Pipeline.
+
+        The attacks refuse missing values and sparse input and need ``y``.
+        """
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.estimator_type = inner.estimator_type
+        tags.classifier_tags = copy.deepcopy(inner.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(inner.regressor_tags)
+        tags.transformer_tags = (
+            copy.deepcopy(inner.transformer_tags)
+            if hasattr(self.estimator, "transform")
+            else None
+        )
+        tags.input_tags = copy.deepcopy(inner.input_tags)
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        tags.target_tags.required = True
+        tags.non_deterministic = inner.non_deterministic
+        return tags
 
     def fit(self, X, y=None, *, sensitive_features=None):
         """Poison ``(X, y, sensitive_features)`` and fit the victim on it.

@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from abc import abstractmethod
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
+from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
 
-from ..utils import check_sensitive_features
+from ..utils import check_sensitive_features, fit_with_sensitive
 from ..utils._sklearn_compat import Interval, check_params
 
 __all__ = ["BaseSanitizer"]
 
 
-def _validate_xy(X, y, sensitive_features, *, require_y: bool = True):
+def _validate_xy(
+    X, y, sensitive_features, *, require_y: bool = True, name: str = "This defense"
+):
     """Check ``(X, y, s)`` for a defense; return ``(X, y_array, S_frame)``.
 
-    ``X`` comes back as the caller's DataFrame or as a numeric ndarray,
-    ``S_frame`` as a DataFrame with a fresh RangeIndex (or None).
+    ``X`` comes back as the caller's DataFrame or as a numeric ndarray (an
+    object array of numbers is converted to float64), ``y`` must hold class
+    labels, ``S_frame`` comes back as a DataFrame with a fresh RangeIndex
+    (or None). ``name`` (the estimator's class name) appears in the message
+    for a missing ``y``.
     """
+    if sp.issparse(X):
+        raise TypeError(
+            f"X is a sparse {type(X).__name__}, but sparse input is not "
+            "supported by the defenses (they return the kept rows in the "
+            "caller's container): densify it first, e.g. X.toarray(), or pass "
+            "a DataFrame."
+        )
     if isinstance(X, pd.Series) or np.ndim(X) != 2:
         raise ValueError(
             f"X must be 2-D (a DataFrame or an array), got shape {np.shape(X)}."
@@ -34,19 +51,42 @@ def _validate_xy(X, y, sensitive_features, *, require_y: bool = True):
             raise ValueError("X contains NaN or missing values; impute or drop them.")
     else:
         X = np.asarray(X)
+        if X.dtype.kind == "c":
+            raise ValueError(
+                f"Complex data not supported: X has dtype {X.dtype}; pass real numbers."
+            )
+        if X.dtype.kind == "O":
+            try:
+                X = X.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    "X must be numeric when it is not a DataFrame; its object "
+                    f"values could not be converted to float ({exc}). Pass a "
+                    "DataFrame to keep categorical columns."
+                ) from exc
         if X.dtype.kind not in "biuf":
             raise TypeError(
-                f"X must be numeric when it is not a DataFrame; got dtype {X.dtype}."
+                f"X must be numeric when it is not a DataFrame; got dtype {X.dtype}. "
+                "Pass a DataFrame to keep categorical columns."
             )
         if not np.all(np.isfinite(X)):
             raise ValueError("X contains NaN or infinite values.")
     n = len(X)
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
     if n < 2:
-        raise ValueError(f"X needs at least 2 samples, got {n}.")
+        raise ValueError(
+            f"X needs at least 2 samples, got {n} sample{'' if n == 1 else 's'}."
+        )
     y_arr = None
     if y is None:
         if require_y:
-            raise ValueError("y is required: this defense scores rows by their label.")
+            raise ValueError(
+                f"{name} requires y to be passed, but the target y is None: it "
+                "uses the labels."
+            )
     else:
         y_arr = np.asarray(y)
         if y_arr.ndim != 1 or len(y_arr) != n:
@@ -54,8 +94,14 @@ def _validate_xy(X, y, sensitive_features, *, require_y: bool = True):
                 f"y must be 1-D with one label per row of X ({n}), got shape "
                 f"{y_arr.shape}."
             )
+        if y_arr.dtype.kind == "c":
+            raise ValueError("Complex data not supported: y has complex labels.")
         if pd.isna(y_arr).any():
             raise ValueError("y contains NaN or missing values.")
+        if y_arr.dtype.kind == "f" and not np.all(np.isfinite(y_arr)):
+            raise ValueError("y contains infinite values.")
+        # Class labels: continuous or mixed-type targets have no meaning here.
+        check_classification_targets(y_arr)
     S = None
     if sensitive_features is not None:
         check_sensitive_features(sensitive_features, n_samples=n)
@@ -102,6 +148,61 @@ def _encode(preprocessor, X) -> tuple[object, np.ndarray]:
     return pre, E
 
 
+def _takes_sensitive(estimator) -> bool:
+    """Whether ``estimator.fit`` has a ``sensitive_features`` parameter."""
+    fit = getattr(estimator, "fit", None)
+    if fit is None:
+        return False
+    try:
+        return "sensitive_features" in inspect.signature(fit).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signature
+        return False
+
+
+def _request_sensitive(estimator) -> None:
+    """Request ``sensitive_features`` for ``fit`` on every step that takes it.
+
+    Only ever called on a defense's own clone (never on the caller's
+    estimator), with metadata routing enabled: the routing-off path of
+    :func:`~skfrl.utils.fit_with_sensitive` hands the sensitive features to
+    every step whose ``fit`` takes them, and this gives the same fit.
+    """
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            if step not in (None, "passthrough"):
+                _request_sensitive(step)
+    elif _takes_sensitive(estimator) and hasattr(estimator, "set_fit_request"):
+        estimator.set_fit_request(sensitive_features=True)
+
+
+def _fit_estimator(estimator, X, y, S):
+    """Fit a defense's own (cloned) ``estimator``, with or without routing.
+
+    Without metadata routing this is :func:`~skfrl.utils.fit_with_sensitive`.
+    With it, the steps of a Pipeline that take ``sensitive_features`` are
+    made to request them (on this clone only) and the Pipeline gets them
+    only when some step consumes them (a ``make_pipeline(scaler,
+    LogisticRegression())`` would reject them); any other estimator gets
+    them when its ``fit`` takes them. Both modes fit the same model.
+    """
+    if not get_config().get("enable_metadata_routing", False):
+        return fit_with_sensitive(estimator, X, y, S)
+    if isinstance(estimator, Pipeline):
+        _request_sensitive(estimator)
+        routing = get_routing_for_object(estimator)
+        if S is not None and routing.consumes("fit", ["sensitive_features"]):
+            return estimator.fit(X, y, sensitive_features=S)
+        return estimator.fit(X, y)
+    if _takes_sensitive(estimator):
+        return estimator.fit(X, y, sensitive_features=S)
+    return estimator.fit(X, y)
+
+
+def _set_input_features(estimator, X) -> None:
+    """``n_features_in_`` and (DataFrames with string columns) ``feature_names_in_``."""
+    validate_data(estimator, X, skip_check_array=True, reset=True)
+
+
 def _seed_estimator(estimator, seed: int):
     """Give every step whose ``random_state`` is None the seed ``seed``."""
     steps = (
@@ -131,6 +232,12 @@ class BaseSanitizer(BaseEstimator):
     ``_auto_threshold``. The kept rows come back in the caller's container
     types; the inputs are never modified.
 
+    Models fitted while scoring are clones; they get the sensitive features
+    where their ``fit`` takes them, with scikit-learn's metadata routing
+    enabled or not (with routing, the clone's steps that take them request
+    them; the caller's estimator is left as it is). Sparse ``X`` is not
+    supported.
+
     .. versionadded:: 0.1
 
     Parameters
@@ -154,6 +261,11 @@ class BaseSanitizer(BaseEstimator):
         Positions of the kept rows in the input, in input order.
     n_removed_ : int
         Number of removed rows.
+    n_features_in_ : int
+        Number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Column names of ``X``, when it is a DataFrame with string column
+        names.
 
     Examples
     --------
@@ -173,6 +285,11 @@ class BaseSanitizer(BaseEstimator):
 
     def _check_params(self) -> None:
         check_params(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
 
     def _auto_threshold(self, scores: np.ndarray) -> float:  # pragma: no cover
         # Only reached by subclasses that accept "auto" in their constraints
@@ -200,7 +317,10 @@ class BaseSanitizer(BaseEstimator):
             labels; ``s_kept`` is None when ``sensitive_features`` is).
         """
         self._check_params()
-        X_checked, y_arr, S = _validate_xy(X, y, sensitive_features)
+        X_checked, y_arr, S = _validate_xy(
+            X, y, sensitive_features, name=type(self).__name__
+        )
+        _set_input_features(self, X_checked)
         n = len(X_checked)
         rng = check_random_state(self.random_state)
         # Drawn before scoring so that the tie-breaking does not depend on how

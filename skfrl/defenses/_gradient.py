@@ -20,9 +20,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from .._base import BaseFairNet, _seed_from
 from ..attacks._bound import _Contribution, _encode
 from ..attacks._graph import _codes, _Graph, _Rows
-from ..utils import fit_with_sensitive
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._base import BaseSanitizer, _seed_estimator
+from ._base import BaseSanitizer, _fit_estimator, _seed_estimator
 
 __all__ = ["GradientFilter"]
 
@@ -46,14 +45,14 @@ class GradientFilter(BaseSanitizer):
     scored through the victim's own training loss (gradient reversal
     included, as :func:`~skfrl.attacks.min_poison_count` measures it):
 
-    - ``score="norm"``: ``||g(x)||``, the norm of the row's centred
+    - ``criterion="norm"``: ``||g(x)||``, the norm of the row's centred
       per-sample training field, i.e. how hard it pulls the fitted
       parameters. The poison-count bound needs fewer poisons the longer
       their fields, and on Adult poisons' fields were longer than clean
       rows' (ROC AUC 0.83-0.95, see :ref:`poison_bound`).
-    - ``score="alignment"``: ``r . g(x)``, the first-order increase of the
-      FLD of the victim's representation of the target data per unit of
-      the row's share, with ``r`` the influence vector computed by
+    - ``criterion="alignment"``: ``r . g(x)``, the first-order increase of
+      the FLD of the victim's representation of the target data per unit
+      of the row's share, with ``r`` the influence vector computed by
       :func:`~skfrl.attacks.min_poison_count`. Only rows with a large
       positive alignment can raise the leakage to first order.
 
@@ -74,9 +73,12 @@ class GradientFilter(BaseSanitizer):
         front; arrays reach it unchanged.
     contamination : float in (0, 0.5], default=0.05
         Share of rows to remove.
-    score : {"norm", "alignment"}, default="norm"
+    criterion : {"norm", "alignment"}, default="norm"
         What is scored, see above. ``"alignment"`` needs a binary
         categorical (first) sensitive attribute.
+
+        .. versionchanged:: 0.1
+           Renamed from ``score``, which shadowed the estimator method name.
     per_sample : {"marginal", "single"}, default="marginal"
         How a row's field is measured, as in
         :func:`~skfrl.attacks.min_poison_count`: ``"marginal"`` adds the row
@@ -106,10 +108,10 @@ class GradientFilter(BaseSanitizer):
     grad_norms_ : ndarray of shape (n_samples,)
         ``||g(x)||`` of every row.
     alignments_ : ndarray of shape (n_samples,)
-        ``r . g(x)`` of every row (``score="alignment"`` only).
+        ``r . g(x)`` of every row (``criterion="alignment"`` only).
     bound_ : PoisonCountBound
         The :func:`~skfrl.attacks.min_poison_count` result whose
-        ``influence`` gave ``r`` (``score="alignment"`` only).
+        ``influence`` gave ``r`` (``criterion="alignment"`` only).
     scores_, threshold_, removed_mask_, kept_indices_, n_removed_
         See :class:`BaseSanitizer`.
 
@@ -137,7 +139,7 @@ class GradientFilter(BaseSanitizer):
     _parameter_constraints: dict = {
         **BaseSanitizer._parameter_constraints,
         "victim": [HasMethods(["fit"])],
-        "score": [StrOptions({"norm", "alignment"})],
+        "criterion": [StrOptions({"norm", "alignment"})],
         "per_sample": [StrOptions({"marginal", "single"})],
         "reference_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "X_target": ["array-like", None],
@@ -154,7 +156,7 @@ class GradientFilter(BaseSanitizer):
         victim,
         *,
         contamination=0.05,
-        score="norm",
+        criterion="norm",
         per_sample="marginal",
         reference_size=None,
         X_target=None,
@@ -165,7 +167,7 @@ class GradientFilter(BaseSanitizer):
     ):
         super().__init__(contamination=contamination, random_state=random_state)
         self.victim = victim
-        self.score = score
+        self.criterion = criterion
         self.per_sample = per_sample
         self.reference_size = reference_size
         self.X_target = X_target
@@ -190,13 +192,13 @@ class GradientFilter(BaseSanitizer):
                 f"{type(self.victim).__name__}."
             )
         _seed_estimator(victim, rng.randint(2**31))
-        fit_with_sensitive(victim, X, y, S)
+        _fit_estimator(victim, X, y, S)
         return victim
 
     def _scores(self, X, y, S, rng):
-        if self.score == "alignment" and S is None:
+        if self.criterion == "alignment" and S is None:
             raise ValueError(
-                "score='alignment' measures the leakage of a sensitive attribute: "
+                "criterion='alignment' measures the leakage of a sensitive attribute: "
                 "pass sensitive_features."
             )
         victim = self._fit_victim(X, y, S, rng)
@@ -228,7 +230,7 @@ class GradientFilter(BaseSanitizer):
         finally:
             module.train(was_training)
         self.grad_norms_ = np.linalg.norm(fields, axis=1)
-        if self.score == "norm":
+        if self.criterion == "norm":
             return self.grad_norms_
         from ..attacks import min_poison_count
 

@@ -19,7 +19,12 @@ from ..utils._sklearn_compat import (
     StrOptions,
     check_params,
 )
-from ._base import _default_preprocessor, _seed_estimator, _validate_xy
+from ._base import (
+    _default_preprocessor,
+    _seed_estimator,
+    _set_input_features,
+    _validate_xy,
+)
 
 __all__ = ["JTTReweighter"]
 
@@ -103,6 +108,11 @@ class JTTReweighter(BaseEstimator):
     resample_indices_ : ndarray of int
         After :meth:`fit_resample`: the input row behind every output row
         (the input rows in order, then the extra copies).
+    n_features_in_ : int
+        Number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Column names of ``X``, when it is a DataFrame with string column
+        names.
 
     See Also
     --------
@@ -162,6 +172,11 @@ class JTTReweighter(BaseEstimator):
     def _check_params(self) -> None:
         check_params(self)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
     def fit(self, X, y, *, sensitive_features=None):
         """Fit the identification model and find the error set.
 
@@ -188,7 +203,8 @@ class JTTReweighter(BaseEstimator):
                 f"threshold={self.threshold} needs an estimator with "
                 f"predict_proba; {type(self.estimator).__name__} has none."
             )
-        X, y_arr, _ = _validate_xy(X, y, sensitive_features)
+        X, y_arr, _ = _validate_xy(X, y, sensitive_features, name=type(self).__name__)
+        _set_input_features(self, X)
         rng = check_random_state(self.random_state)
         if self.estimator is None:
             pre = (

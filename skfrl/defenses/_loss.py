@@ -12,9 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.pipeline import make_pipeline
 
-from ..utils import fit_with_sensitive
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._base import BaseSanitizer, _default_preprocessor, _seed_estimator
+from ._base import BaseSanitizer, _default_preprocessor, _fit_estimator, _seed_estimator
 
 __all__ = ["LossFilter"]
 
@@ -32,7 +31,8 @@ def _out_of_fold_proba(estimator, X, y, S, cv, rng) -> tuple[np.ndarray, np.ndar
 
     A loop of our own rather than ``cross_val_predict`` so that estimators
     taking ``sensitive_features`` (skfrl models, Pipelines with one) get
-    them in every fold without metadata routing being enabled.
+    them in every fold, with metadata routing enabled or not, and
+    estimators that do not take them never see them.
     """
     classes = np.unique(y)
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
@@ -44,7 +44,7 @@ def _out_of_fold_proba(estimator, X, y, S, cv, rng) -> tuple[np.ndarray, np.ndar
     proba = np.full((len(y), len(classes)), np.nan)
     for train, test in splitter.split(X, y):
         est = clone(estimator)
-        fit_with_sensitive(est, _rows(X, train), y[train], _rows(S, train))
+        _fit_estimator(est, _rows(X, train), y[train], _rows(S, train))
         p = est.predict_proba(_rows(X, test))
         cols = np.searchsorted(classes, est.classes_)
         proba[test] = 0.0

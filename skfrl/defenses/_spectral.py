@@ -7,9 +7,8 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ..metrics._scorers import _holds_representation, _representation
-from ..utils import fit_with_sensitive
 from ..utils._sklearn_compat import HasMethods
-from ._base import BaseSanitizer, _default_preprocessor, _seed_estimator
+from ._base import BaseSanitizer, _default_preprocessor, _fit_estimator, _seed_estimator
 
 __all__ = ["SpectralSignatureFilter"]
 
@@ -106,7 +105,7 @@ class SpectralSignatureFilter(BaseSanitizer):
         if not isinstance(est, Pipeline):
             est = make_pipeline(_default_preprocessor(X), est)
         _seed_estimator(est, rng.randint(2**31))
-        fit_with_sensitive(est, X, y, S)
+        _fit_estimator(est, X, y, S)
         if _holds_representation(est):
             Z = _representation(est, X)
         elif hasattr(est, "transform"):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import numbers
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -283,6 +285,20 @@ def _unit_context(seed: int):
     global RNG (e.g. a scorer with ``random_state=None``) gets a stream of
     the unit's own; the caller's global state is restored afterwards.
     """
+    # Torch's and NumPy's global RNGs and thread settings are per process:
+    # units that share a process through threads (e.g. a Dask worker with
+    # several threads) take turns, so their numbers stay those of a
+    # sequential run. Processes still run units in parallel.
+    with _UNIT_LOCK, _unit_state(seed):
+        yield
+
+
+#: Serialises work units that share a process (threaded back-ends).
+_UNIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _unit_state(seed: int):
     torch = sys.modules.get("torch")
     previous = torch.get_num_threads() if torch is not None else None
     # The legacy global RNG on purpose: it is what random_state=None draws from.
@@ -313,6 +329,23 @@ def _victim(model):
     return model
 
 
+def _seeded_scorers(scorers: dict, seeds: dict) -> dict:
+    """Copies of the scorers whose unset ``random_state`` gets its own seed.
+
+    skfrl's leakage scorers cross-validate a probe; with
+    ``random_state=None`` they would draw from NumPy's global RNG, which
+    threads of one worker process (e.g. a Dask worker with several threads)
+    share, so numbers would depend on scheduling.
+    """
+    out = {}
+    for name, scorer in scorers.items():
+        if getattr(scorer, "random_state", 0) is None:
+            scorer = copy.copy(scorer)
+            scorer.random_state = seeds[name]
+        out[name] = scorer
+    return out
+
+
 def _score(scorer, estimator, X, y, s) -> float:
     if _wants_sensitive_features(scorer):
         # scikit-learn's own scorers only accept metadata with routing on.
@@ -337,6 +370,7 @@ def _evaluate_unit(
     defense=None,
     base=None,
     fine_tune_epochs=None,
+    scorer_seeds=None,
 ):
     with _unit_context(unit_seed):
         X_train, y_train, s_train = _take(X, train), _take(y, train), _take(s, train)
@@ -388,6 +422,8 @@ def _evaluate_unit(
             model = fine_tune(base, X_train, y_train, s_train, epochs=fine_tune_epochs)
         fit_time = time.perf_counter() - start
         X_test, y_test, s_test = _take(X, test), _take(y, test), _take(s, test)
+        if scorer_seeds is not None:
+            scorers = _seeded_scorers(scorers, scorer_seeds)
         scores = {
             name: _score(scorer, model, X_test, y_test, s_test)
             for name, scorer in scorers.items()
@@ -497,8 +533,10 @@ def cross_validate_robustness(
     model by the poisons, not by its initialisation; unset ``random_state``
     of an attack gets a seed per (fold, attack, budget), and so does NumPy's
     global RNG inside the unit (for code such as a scorer with
-    ``random_state=None``; the caller's global state is restored). Seeds set
-    by the caller are kept.
+    ``random_state=None``; the caller's global state is restored). Scorers
+    with an unset ``random_state`` (skfrl's leakage scorers) get one seed per
+    fold and scorer, the same for every attack and budget. Seeds set by the
+    caller are kept.
 
     Scorers receive ``sensitive_features`` of the test fold when they
     request it: skfrl's :func:`~skfrl.metrics.make_leakage_scorer` and
@@ -727,6 +765,11 @@ def cross_validate_robustness(
             defense=defense,
             base=bases[fold],
             fine_tune_epochs=fine_tune_epochs,
+            # One probe seed per fold and scorer: clean and attacked models
+            # of a fold are probed alike, which keeps the comparison paired.
+            scorer_seeds={
+                name: _seed(entropy, 4, fold, _tag(name)) for name in scorers
+            },
         )
         for name, budget, fold, attack in units
     )

@@ -60,7 +60,25 @@ class _LFRModule(nn.Module):
             - 2.0 * (x * alpha) @ v.T
             + ((v * v) @ alpha)[None, :]
         )
+        if not bool(torch.isfinite(dist).all()):
+            # Huge (finite) inputs overflow the float32 expansion, and
+            # inf - inf is NaN.
+            return self._stable_memberships(x)
         return torch.softmax(-dist.clamp_min(0.0), dim=1)
+
+    def _stable_memberships(self, x: torch.Tensor) -> torch.Tensor:
+        """The memberships without the ``sum_j a_j x_j^2`` term, in float64.
+
+        That term is common to every prototype, so the softmax does not
+        depend on it: ``softmax_k(2 (x * a) . v_k - a . v_k^2)``. In float64
+        these logits are finite for any finite float32 ``x`` and parameters,
+        and the softmax subtracts their maximum, so the memberships are
+        finite (the nearest prototype takes the mass when ``x`` is huge).
+        """
+        alpha, v = self.alpha.double(), self.prototypes.double()
+        xd = x.double()
+        logits = 2.0 * (xd * alpha) @ v.T - ((v * v) @ alpha)[None, :]
+        return torch.softmax(logits, dim=1).to(x.dtype)
 
     def class_proba(self) -> torch.Tensor:
         # Binary y: column 1 is sigmoid(logit difference), the paper's w_k.
@@ -296,6 +314,16 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
                 ">= 1, or -1 for the full batch. Got 0 instead."
             )
 
+    def _validate_X(self, X, *, reset: bool):
+        X = super()._validate_X(X, reset=reset)
+        if not np.isfinite(X).all():
+            raise ValueError(
+                "X has values beyond the float32 range (|x| > 3.4e38), which "
+                f"{type(self).__name__} computes in; scale X first (e.g. with "
+                "make_preprocessor)."
+            )
+        return X
+
     def initialize_module(self):
         """Build the prototype model (initialised from data in ``fit``)."""
         self.module_ = _LFRModule(
@@ -312,6 +340,7 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """Place the prototypes on training rows and scale ``alpha``."""
+        super().on_train_begin(net, X=X, y=y, **kwargs)
         if not getattr(self, "_init_from_data", False):
             return
         self._init_from_data = False

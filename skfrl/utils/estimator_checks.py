@@ -1,7 +1,10 @@
-"""Domain common checks for skfrl attacks (like imbalanced-learn's).
+"""Domain common checks for skfrl attacks and sanitisers (like imbalanced-learn's).
 
 ``parametrize_with_attack_checks(attacks)`` turns every check into a pytest
 case; ``check_attack(attack)`` runs them all at once.
+``parametrize_with_sanitizer_checks(sanitizers)`` and
+``check_sanitizer(sanitizer)`` do the same for the sanitisers of
+:mod:`skfrl.defenses`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-__all__ = ["check_attack", "parametrize_with_attack_checks", "yield_attack_checks"]
+__all__ = [
+    "check_attack",
+    "check_sanitizer",
+    "parametrize_with_attack_checks",
+    "parametrize_with_sanitizer_checks",
+    "yield_attack_checks",
+    "yield_sanitizer_checks",
+]
 
 
 def _data(kind: str, n: int = 120, seed: int = 0):
@@ -230,3 +240,280 @@ def parametrize_with_attack_checks(attacks):
             cases.append((attack, functools.partial(check, type(attack).__name__)))
             ids.append(f"{attack!r}-{check.__name__}")
     return pytest.mark.parametrize("attack, check", cases, ids=ids)
+
+
+# -- sanitisers ------------------------------------------------------------------
+def _assert_same(a, b) -> None:
+    """``a`` and ``b`` are equal, as the same kind of container."""
+    if isinstance(b, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif isinstance(b, pd.Series):
+        pd.testing.assert_series_equal(a, b)
+    else:
+        assert isinstance(a, np.ndarray), type(a)
+        np.testing.assert_array_equal(a, b)
+
+
+def _routing(enabled: bool):
+    from sklearn import config_context
+
+    return config_context(enable_metadata_routing=enabled)
+
+
+def check_sanitizer_inputs_not_mutated(name, sanitizer):
+    """The caller's arrays, frames and Series are left untouched."""
+    for kind in ("numpy", "pandas"):
+        X, y, s = _data(kind)
+        copies = [v.copy() for v in (X, y, s)]
+        clone(sanitizer).fit_resample(X, y, sensitive_features=s)
+        for before, after in zip(copies, (X, y, s), strict=True):
+            _assert_same(after, before)
+
+
+def check_sanitizer_removes_a_subset(name, sanitizer):
+    """The kept rows are the caller's rows, in order; the masks agree."""
+    for kind in ("numpy", "pandas"):
+        X, y, s = _data(kind)
+        n = len(X)
+        fitted = clone(sanitizer)
+        X_k, y_k, s_k = fitted.fit_resample(X, y, sensitive_features=s)
+        removed = np.asarray(fitted.removed_mask_)
+        assert removed.dtype == bool and removed.shape == (n,), removed.shape
+        kept = np.flatnonzero(~removed)
+        np.testing.assert_array_equal(fitted.kept_indices_, kept)
+        assert fitted.n_removed_ == removed.sum() == n - len(X_k)
+        assert 0 <= fitted.n_removed_ < n
+        assert np.asarray(fitted.scores_).shape == (n,)
+        if kind == "numpy":
+            for out, original in ((X_k, X), (y_k, y), (s_k, s)):
+                np.testing.assert_array_equal(out, original[kept])
+        else:
+            for out, original in ((X_k, X), (y_k, y), (s_k, s)):
+                _assert_same(out, original.iloc[kept])
+
+
+def check_sanitizer_containers_and_dtypes(name, sanitizer):
+    """Containers, columns, dtypes, names and categories are preserved."""
+    X, y, s = _data("pandas")
+    X_k, y_k, s_k = clone(sanitizer).fit_resample(X, y, sensitive_features=s)
+    assert isinstance(X_k, pd.DataFrame) and list(X_k.columns) == list(X.columns)
+    pd.testing.assert_series_equal(X_k.dtypes, X.dtypes)
+    assert isinstance(y_k, pd.Series) and y_k.dtype == y.dtype
+    assert y_k.name == y.name
+    assert isinstance(s_k, pd.Series) and s_k.dtype == s.dtype
+    assert s_k.name == s.name
+    pd.testing.assert_index_equal(X_k.index, y_k.index)
+    pd.testing.assert_index_equal(X_k.index, s_k.index)
+    X, y, s = _data("numpy")
+    X_k, y_k, s_k = clone(sanitizer).fit_resample(X, y, sensitive_features=s)
+    assert isinstance(X_k, np.ndarray) and X_k.dtype == X.dtype
+    assert isinstance(y_k, np.ndarray) and y_k.dtype == y.dtype
+    assert isinstance(s_k, np.ndarray) and s_k.dtype == s.dtype
+
+
+def check_sanitizer_contamination(name, sanitizer):
+    """A fraction removes that share of the rows, the highest-scoring ones."""
+    if isinstance(sanitizer.get_params().get("contamination"), str):
+        return  # a rule ("auto") decides the count
+    X, y, s = _data("numpy")
+    for contamination, expected in ((0.1, 12), (0.25, 30)):
+        fitted = clone(sanitizer).set_params(contamination=contamination)
+        fitted.fit_resample(X, y, sensitive_features=s)
+        assert fitted.n_removed_ == expected, (contamination, fitted.n_removed_)
+        scores, removed = fitted.scores_, fitted.removed_mask_
+        assert scores[removed].min() >= scores[~removed].max()
+
+
+def check_sanitizer_deterministic(name, sanitizer):
+    """Same random_state, same scores and same removed rows."""
+    for kind in ("numpy", "pandas"):
+        X, y, s = _data(kind)
+        a, b = (clone(sanitizer).set_params(random_state=3) for _ in range(2))
+        out_a = a.fit_resample(X, y, sensitive_features=s)
+        out_b = b.fit_resample(X, y, sensitive_features=s)
+        np.testing.assert_array_equal(a.removed_mask_, b.removed_mask_)
+        np.testing.assert_array_equal(a.scores_, b.scores_)
+        for u, v in zip(out_a, out_b, strict=True):
+            _assert_same(u, v)
+
+
+def _estimator_params(sanitizer) -> dict:
+    from sklearn.base import BaseEstimator
+
+    return {
+        key: value
+        for key, value in sanitizer.get_params(deep=False).items()
+        if isinstance(value, BaseEstimator)
+    }
+
+
+def check_sanitizer_metadata_routing(name, sanitizer):
+    """Routing on or off: the same rows are removed; no request is changed.
+
+    With scikit-learn's metadata routing enabled, the models a sanitiser
+    fits must still get the sensitive features (and a model that does not
+    take them must not), without the caller having to set requests on the
+    sanitiser's estimator, whose requests stay as they were.
+    """
+    from sklearn.utils.metadata_routing import get_routing_for_object
+
+    for kind in ("numpy", "pandas"):
+        X, y, s = _data(kind)
+        results = {}
+        for enabled in (False, True):
+            with _routing(enabled):
+                fitted = clone(sanitizer).set_params(random_state=0)
+                inner = _estimator_params(fitted)
+                before = {k: str(get_routing_for_object(v)) for k, v in inner.items()}
+                fitted.fit_resample(X, y, sensitive_features=s)
+                after = {k: str(get_routing_for_object(v)) for k, v in inner.items()}
+                assert before == after, (before, after)
+            results[enabled] = fitted
+        off, on = results[False], results[True]
+        np.testing.assert_array_equal(off.removed_mask_, on.removed_mask_)
+        np.testing.assert_allclose(off.scores_, on.scores_, rtol=1e-6, atol=1e-9)
+
+
+def check_sanitizer_bad_input(name, sanitizer):
+    """Clear errors for sparse X, NaN, a missing y and length mismatches."""
+    import pytest
+    import scipy.sparse as sp
+
+    X, y, s = _data("numpy")
+    with pytest.raises(TypeError, match=r"X is a sparse .*not supported.*toarray"):
+        clone(sanitizer).fit_resample(sp.csr_matrix(X), y, sensitive_features=s)
+    X_nan = X.copy()
+    X_nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clone(sanitizer).fit_resample(X_nan, y, sensitive_features=s)
+    with pytest.raises(ValueError, match="NaN"):
+        clone(sanitizer).fit_resample(X, np.r_[np.nan, y[1:]], sensitive_features=s)
+    with pytest.raises(ValueError, match="requires y"):
+        clone(sanitizer).fit_resample(X, None, sensitive_features=s)
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        clone(sanitizer).fit_resample(X, y[:-1], sensitive_features=s)
+    with pytest.raises(ValueError, match="sensitive_features"):
+        clone(sanitizer).fit_resample(X, y, sensitive_features=s[:-1])
+
+
+_SANITIZER_CHECKS = (
+    check_sanitizer_inputs_not_mutated,
+    check_sanitizer_removes_a_subset,
+    check_sanitizer_containers_and_dtypes,
+    check_sanitizer_contamination,
+    check_sanitizer_deterministic,
+    check_sanitizer_metadata_routing,
+    check_sanitizer_bad_input,
+)
+
+
+def yield_sanitizer_checks(sanitizer):
+    """Yield the domain checks that apply to ``sanitizer``.
+
+    The checks fit clones of ``sanitizer`` on small numeric arrays and on a
+    mixed-type DataFrame (an integer, a float and a categorical column, a
+    named Series of labels and a categorical sensitive attribute, with a
+    non-default index) and check that the inputs stay untouched, that the
+    kept rows are the caller's rows with their containers, dtypes and index
+    labels, that ``contamination`` is respected, that a fixed
+    ``random_state`` gives the same result, that scikit-learn's metadata
+    routing (enabled or not) does not change the result, and that bad input
+    raises clear errors.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    sanitizer : BaseSanitizer
+        A sanitiser instance (cloned by every check); it must accept a
+        DataFrame with a categorical column and a categorical sensitive
+        attribute.
+
+    Yields
+    ------
+    check : callable
+        ``check(name, sanitizer)``.
+
+    See Also
+    --------
+    check_sanitizer : Run them all.
+    parametrize_with_sanitizer_checks : One pytest case per check.
+
+    Examples
+    --------
+    >>> from skfrl.defenses import KNNConsistencyFilter
+    >>> from skfrl.utils.estimator_checks import yield_sanitizer_checks
+    >>> len(list(yield_sanitizer_checks(KNNConsistencyFilter())))
+    7
+    """
+    yield from _SANITIZER_CHECKS
+
+
+def check_sanitizer(sanitizer) -> None:
+    """Run every sanitiser domain check on ``sanitizer``; raise on the first failure.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    sanitizer : BaseSanitizer
+        A sanitiser instance (not modified).
+
+    Raises
+    ------
+    AssertionError
+        Describing the first check that fails.
+
+    See Also
+    --------
+    yield_sanitizer_checks : The checks.
+
+    Examples
+    --------
+    >>> from skfrl.defenses import KNNConsistencyFilter
+    >>> from skfrl.utils.estimator_checks import check_sanitizer
+    >>> check_sanitizer(KNNConsistencyFilter(random_state=0))
+    """
+    for check in yield_sanitizer_checks(sanitizer):
+        check(type(sanitizer).__name__, sanitizer)
+
+
+def parametrize_with_sanitizer_checks(sanitizers):
+    """Pytest parametrisation of every (sanitiser, check) pair.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    sanitizers : list of BaseSanitizer
+        Sanitiser instances.
+
+    Returns
+    -------
+    decorator
+        ``pytest.mark.parametrize("sanitizer, check", ...)``; each case
+        calls ``check(sanitizer)``.
+
+    See Also
+    --------
+    yield_sanitizer_checks : The checks.
+
+    Examples
+    --------
+    >>> from skfrl.defenses import KNNConsistencyFilter
+    >>> from skfrl.utils.estimator_checks import parametrize_with_sanitizer_checks
+    >>> mark = parametrize_with_sanitizer_checks([KNNConsistencyFilter()])
+    >>> len(mark.args[1])
+    7
+    """
+    import pytest
+
+    cases, ids = [], []
+    for sanitizer in sanitizers:
+        for check in yield_sanitizer_checks(sanitizer):
+            cases.append(
+                (sanitizer, functools.partial(check, type(sanitizer).__name__))
+            )
+            # One line: reprs of nested estimators wrap.
+            ids.append(f"{' '.join(repr(sanitizer).split())}-{check.__name__}")
+    return pytest.mark.parametrize("sanitizer, check", cases, ids=ids)

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
@@ -14,6 +15,7 @@ from skfrl.datasets import make_biased_classification
 from skfrl.defenses import (
     BaseSanitizer,
     GradientFilter,
+    JTTReweighter,
     KNNConsistencyFilter,
     LossFilter,
     SpectralSignatureFilter,
@@ -268,7 +270,7 @@ def test_gradient_filter_alignment_matches_the_bound():
     # so its influence vector is the same in both calls.
     X, y, s = make_biased_classification(n_samples=150, random_state=0)
     f = GradientFilter(
-        _victim(epochs=3), score="alignment", per_sample="single", random_state=0
+        _victim(epochs=3), criterion="alignment", per_sample="single", random_state=0
     )
     f.fit(X, y, sensitive_features=s)
     n_params = sum(p.numel() for p in f.victim_.module_.parameters())
@@ -292,7 +294,7 @@ def test_gradient_filter_alignment_matches_the_bound():
         res.candidate_alignments, f.alignments_[:20], rtol=1e-3, atol=1e-8
     )
     with pytest.raises(ValueError, match="sensitive_features"):
-        GradientFilter(_victim(epochs=1), score="alignment").fit(X, y)
+        GradientFilter(_victim(epochs=1), criterion="alignment").fit(X, y)
 
 
 def test_gradient_filter_rejects_non_frl_victims(flipped):
@@ -303,3 +305,55 @@ def test_gradient_filter_rejects_non_frl_victims(flipped):
 
 def test_all_sanitizers_share_the_base_class():
     assert all(isinstance(f, BaseSanitizer) for f in FAST)
+
+
+def test_gradient_filter_criterion_does_not_shadow_score(flipped):
+    # The parameter used to be called ``score``, which hid the estimator
+    # method name: hasattr(f, "score") was True and gave a string.
+    X, y, s, _ = flipped
+    f = GradientFilter(_victim(epochs=1))
+    assert not hasattr(f, "score")
+    assert f.get_params()["criterion"] == "norm"
+    with pytest.raises(TypeError, match="score"):
+        GradientFilter(_victim(epochs=1), score="norm")
+    with pytest.raises(ValueError, match="criterion"):
+        GradientFilter(_victim(epochs=1), criterion="length").fit(
+            X, y, sensitive_features=s
+        )
+
+
+@pytest.mark.parametrize(
+    "defense", [*FAST[::2], JTTReweighter()], ids=_ids([*FAST[::2], JTTReweighter()])
+)
+def test_sparse_x_is_refused_with_a_clear_message(defense, flipped):
+    X, y, s, _ = flipped
+    for container in (sp.csr_matrix, sp.csc_array):
+        # It used to say "got dtype object".
+        with pytest.raises(TypeError, match=r"X is a sparse .*not supported.*toarray"):
+            clone(defense).fit(container(X), y, sensitive_features=s)
+
+
+@pytest.mark.parametrize(
+    "defense", [FAST[0], FAST[2], JTTReweighter()], ids=["knn", "loss", "jtt"]
+)
+def test_object_arrays_of_numbers_are_numbers(defense, flipped):
+    X, y, s, _ = flipped
+    a = clone(defense).set_params(random_state=0).fit(X, y, sensitive_features=s)
+    b = clone(defense).set_params(random_state=0)
+    b.fit(X.astype(object), y, sensitive_features=s)
+    assert b.n_features_in_ == a.n_features_in_ == X.shape[1]
+    attr = "error_mask_" if isinstance(defense, JTTReweighter) else "removed_mask_"
+    np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
+    X_bad = X.astype(object)
+    X_bad[0, 0] = "many"
+    with pytest.raises(TypeError, match="X must be numeric"):
+        clone(defense).fit(X_bad, y, sensitive_features=s)
+
+
+def test_feature_names_are_recorded(flipped):
+    X, y, s, _ = flipped
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    f = KNNConsistencyFilter().fit(frame, y)
+    np.testing.assert_array_equal(f.feature_names_in_, frame.columns)
+    f.fit(X, y)  # refitting on an array forgets them
+    assert not hasattr(f, "feature_names_in_") and f.n_features_in_ == X.shape[1]

@@ -17,7 +17,10 @@ from skfrl.models import CFair
 
 
 @pytest.mark.slow
-def test_dask_cluster_gives_the_sequential_numbers():
+@pytest.mark.parametrize(
+    "n_workers, threads", [(2, 1), (1, 2)], ids=["processes", "threads"]
+)
+def test_dask_cluster_gives_the_sequential_numbers(n_workers, threads):
     X, y, s = make_biased_classification(n_samples=200, random_state=1)
     kwargs = dict(
         sensitive_features=s,
@@ -38,9 +41,9 @@ def test_dask_cluster_gives_the_sequential_numbers():
     sequential = cross_validate_robustness(model, X, y, n_jobs=1, **kwargs)
     with (
         LocalCluster(
-            n_workers=2,
+            n_workers=n_workers,
             processes=True,
-            threads_per_worker=1,
+            threads_per_worker=threads,
             dashboard_address=None,
         ) as cluster,
         Client(cluster) as client,
@@ -48,6 +51,6 @@ def test_dask_cluster_gives_the_sequential_numbers():
     ):
         distributed = cross_validate_robustness(model, X, y, **kwargs)
         workers = client.run(lambda: "ok")
-    assert len(workers) == 2
+    assert len(workers) == n_workers
     cols = ["attack", "budget", "fold", "metric", "value", "n_poison"]
     pd.testing.assert_frame_equal(sequential[cols], distributed[cols])
