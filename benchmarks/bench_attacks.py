@@ -109,6 +109,9 @@ def attacks(victim, budget, seed, *, prefit=False):
         "eng": PoisonGenerator(victim, budget=budget, **eng),
         "eng-probe": PoisonGenerator(victim, budget=budget, objective="probe", **eng),
         "eng-aligned": PoisonGenerator(victim, budget=budget, **ALIGNED, **eng),
+        "eng-projection": PoisonGenerator(
+            victim, budget=budget, alignment="projection", **eng
+        ),
         # Unrolled crafting with more steps than matching needs: each step
         # sees one surrogate and a few clean batches only.
         "eng-unrolled": PoisonGenerator(

@@ -67,7 +67,7 @@ def make_sanitizer(name, victim, contamination, seed):
     if name == "spectral":
         return SpectralSignatureFilter(contamination=contamination, random_state=seed)
     return GradientFilter(
-        victim, contamination=contamination, score="norm", random_state=seed
+        victim, contamination=contamination, criterion="norm", random_state=seed
     )
 
 

@@ -25,9 +25,15 @@ def data_home() -> Path:
         if folder is None or not (folder / name).is_file()
     ]
     if missing:
+        where = (
+            "SKFRL_DATA is not set"
+            if folder is None
+            else f"SKFRL_DATA={value!r} resolves to {str(folder.resolve())!r}"
+        )
         reason = (
-            f"external data files {missing} not found "
-            f"(SKFRL_DATA={value!r}); set SKFRL_DATA=../shared/data"
+            f"external data files {missing} not found ({where}); set SKFRL_DATA "
+            "to the folder holding them (an absolute path avoids surprises with "
+            "the working directory)"
         )
         if os.environ.get("CI"):
             pytest.fail(f"{reason}. CI must run the real-data tests.")

@@ -239,6 +239,14 @@ class PoisonGenerator(BaseAttack):
         row and victim, so slower).
     match : {"encoder", "all"}, default="all"
         Parameters whose gradients are matched.
+    alignment : {"cosine", "projection"}, default="cosine"
+        What matching maximises: the cosine between the poisons' training
+        field and the attacker's gradient (Witches' Brew), or
+        ``"projection"``, the poisons' field projected on the attacker's
+        direction, divided by the norm of the clean training field, which
+        also rewards poisons whose push is large next to the clean data's
+        (the first-order change of the attacker's loss after a step of
+        continued training grows with it).
     n_victims : int, default=1
         Victims matched jointly: the clean victim plus ``n_victims - 1``
         more, trained from other seeds on the same data; the matching loss
@@ -340,6 +348,7 @@ class PoisonGenerator(BaseAttack):
         "label_strategy": [StrOptions({"copy", "flip_s", "aligned", "contradict"})],
         "base_selection": [StrOptions({"random", "stratified", "proxy", "alignment"})],
         "match": [StrOptions({"encoder", "all"})],
+        "alignment": [StrOptions({"cosine", "projection"})],
         "n_victims": [Interval(numbers.Integral, 1, None, closed="left")],
         "prefit": ["boolean"],
         "method": [StrOptions({"matching", "unrolled"})],
@@ -363,6 +372,7 @@ class PoisonGenerator(BaseAttack):
         label_strategy="contradict",
         base_selection="proxy",
         match="all",
+        alignment="cosine",
         n_victims=1,
         prefit=False,
         method="matching",
@@ -383,6 +393,7 @@ class PoisonGenerator(BaseAttack):
         self.label_strategy = label_strategy
         self.base_selection = base_selection
         self.match = match
+        self.alignment = alignment
         self.n_victims = n_victims
         self.prefit = prefit
         self.method = method
@@ -582,13 +593,18 @@ class PoisonGenerator(BaseAttack):
         # terms' input derivatives (see skfrl.attacks._graph._Split).
         probe = rng.choice(len(E), size=min(256, len(E)), replace=False)
         victims = []  # (model, graph, mask, g_adv) per ensemble member
+        self._clean_norm = {}
         for net in self.ensemble_:
             net._set_training(False)
             y_codes, s_cat, s_cont = _codes(net, y[probe], S.iloc[probe], "y")
-            graph = _Graph(
-                net, _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont)
-            )
+            graph_rows = _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont)
+            graph = _Graph(net, graph_rows)
             mask = self._encoder_mask(net, graph.params)
+            if self.alignment == "projection":
+                clean_field = graph.field(graph_rows).detach()
+                if mask is not None:
+                    clean_field = clean_field[mask]
+                self._clean_norm[id(net)] = float(clean_field.norm()) + 1e-12
             g_adv = self._adversarial_gradient(
                 net, E[target], s_codes[target], graph.params
             )
@@ -655,7 +671,11 @@ class PoisonGenerator(BaseAttack):
             for (net, graph, mask, g_adv), r in zip(victims, rows, strict=True):
                 with _scratch_history(net):
                     g_p = graph.field(r, E=base_t + delta, create_graph=True)
-                cos = cos + _cosine(g_p, g_adv, mask)
+                if self.alignment == "projection":
+                    g = g_p if mask is None else g_p[mask]
+                    cos = cos + (g @ g_adv) / (g_adv.norm() * self._clean_norm[id(net)])
+                else:
+                    cos = cos + _cosine(g_p, g_adv, mask)
             cos = cos / len(victims)
             objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
             objective.backward()

@@ -64,8 +64,9 @@ def _external_file(data_home, file_name: str, dataset: str) -> Path:
             f"The {dataset} data set needs the file {file_name!r}, which was not "
             f"found in {str(folder)!r} (folder taken from {origin}). skfrl "
             "neither ships nor downloads this file: place it in a folder and "
-            f"pass that folder as data_home=..., or set the {DATA_HOME_ENV} "
-            f"environment variable to it (for example {DATA_HOME_ENV}=../shared/data)."
+            f"set the {DATA_HOME_ENV} environment variable to that folder "
+            f"(for example {DATA_HOME_ENV}=/path/to/data; this is also how "
+            "`skfrl audit` finds it), or pass it as data_home=... in Python."
         )
     return path
 

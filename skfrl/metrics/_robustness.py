@@ -308,6 +308,15 @@ def minority_removal_rate(
     """
     removed = _check_mask(removed_mask, "removed_mask")
     n = len(removed)
+    n_s = len(sensitive_features) if hasattr(sensitive_features, "__len__") else n
+    if n_s != n:
+        # A common slip: the sanitiser's kept sensitive features instead of
+        # the ones it was given.
+        raise ValueError(
+            f"sensitive_features has {n_s} rows but removed_mask has {n}; pass "
+            "the sensitive features the sanitiser was given (all rows), not the "
+            "kept ones."
+        )
     keys = _group_keys(sensitive_features, n)
     legit = np.ones(n, dtype=bool)
     if poison_mask is not None:

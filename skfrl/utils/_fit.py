@@ -14,11 +14,28 @@ def _accepts_sensitive(estimator) -> bool:
     return "sensitive_features" in inspect.signature(estimator.fit).parameters
 
 
+def _takes_sensitive_anywhere(estimator) -> bool:
+    if isinstance(estimator, Pipeline):
+        return any(
+            _takes_sensitive_anywhere(step)
+            for _, step in estimator.steps
+            if step not in (None, "passthrough")
+        )
+    if _accepts_sensitive(estimator):
+        return True
+    # Other meta-estimators (e.g. a search): whatever they wrap may take it.
+    return hasattr(estimator, "get_metadata_routing") and any(
+        hasattr(estimator, name) for name in ("estimator", "estimators", "steps")
+    )
+
+
 def fit_with_sensitive(estimator, X, y, sensitive_features):
     """Fit ``estimator`` passing ``sensitive_features`` where it is consumed.
 
     With metadata routing enabled, ``sensitive_features`` goes through
-    scikit-learn's routing (the consuming steps must request it). Without
+    scikit-learn's routing (the consuming steps must request it), unless no
+    step of ``estimator`` can take it (e.g. a plain ``LogisticRegression``
+    or a scaler + classifier Pipeline), which is then fitted without it. Without
     routing, a Pipeline receives it as ``<step>__sensitive_features`` for
     every step whose ``fit`` takes it, and a plain estimator as a keyword
     when its ``fit`` takes it.
@@ -46,7 +63,11 @@ def fit_with_sensitive(estimator, X, y, sensitive_features):
     array([1])
     """
     if get_config().get("enable_metadata_routing", False):
-        return estimator.fit(X, y, sensitive_features=sensitive_features)
+        # Routing decides which steps get it; but an estimator in which no
+        # step can take sensitive features would refuse the keyword.
+        if _takes_sensitive_anywhere(estimator):
+            return estimator.fit(X, y, sensitive_features=sensitive_features)
+        return estimator.fit(X, y)
     if isinstance(estimator, Pipeline):
         params = {
             f"{name}__sensitive_features": sensitive_features

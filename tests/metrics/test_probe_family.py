@@ -410,3 +410,10 @@ def test_scorer_worst_in_grid_search(ring, routing):
     assert search.best_params_ == {"keepcolumns__keep": [2, 3]}
     scores = search.cv_results_["mean_test_score"]
     assert scores[0] < -0.85 and scores[1] > -0.65
+
+
+def test_minority_removal_rate_names_the_mask_on_length_mismatch():
+    from skfrl.metrics import minority_removal_rate
+
+    with pytest.raises(ValueError, match="removed_mask has 4"):
+        minority_removal_rate([True, False, False, True], ["a", "b", "a"])

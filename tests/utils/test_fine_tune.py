@@ -187,3 +187,22 @@ def test_weight_averaging_rejects_bad_horizons(data):
     X, y, s = data
     with pytest.raises(ValueError, match="averaging_epochs"):
         CFair(averaging_epochs=0.0).fit(X, y, sensitive_features=s)
+
+
+def test_fit_with_sensitive_skips_estimators_that_cannot_take_it(data):
+    import sklearn
+    from sklearn.preprocessing import StandardScaler
+
+    from skfrl.utils import fit_with_sensitive
+
+    X, y, s = data
+    with sklearn.config_context(enable_metadata_routing=True):
+        fit_with_sensitive(LogisticRegression(), X, y, s)
+        fit_with_sensitive(
+            make_pipeline(StandardScaler(), LogisticRegression()), X, y, s
+        )
+        frl = CFair(max_epochs=1, random_state=0).set_fit_request(
+            sensitive_features=True
+        )
+        pipe = fit_with_sensitive(make_pipeline(frl, LogisticRegression()), X, y, s)
+        assert pipe[0].sensitive_attributes_  # routed to the FRL step
