@@ -27,6 +27,7 @@ from skorch.utils import TeeGenerator
 from threadpoolctl import threadpool_limits
 
 from .callbacks._averaging import WeightAveraging
+from .exceptions import TrainingDivergedError
 from .nn import grouped_dro_loss
 from .utils import check_sensitive_features
 from .utils._sklearn_compat import Interval, check_params
@@ -196,8 +197,10 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     than passed to ``forward`` whole; the whole fit runs under a forked torch
     RNG seeded from ``random_state`` (identical results for an identical
     seed, the caller's RNG untouched); batches are sliced from tensors
-    (:class:`BatchIterator`); a non-finite loss raises ``FloatingPointError``,
-    and so does a finite one that explodes (see :meth:`on_train_begin`).
+    (:class:`BatchIterator`); a non-finite loss raises
+    :class:`~skfrl.exceptions.TrainingDivergedError` (a
+    ``FloatingPointError`` and a ``ValueError``), and so does a finite one
+    that explodes (see :meth:`on_train_begin`).
 
     Any skorch parameter can still be given with its prefix, e.g.
     ``optimizer__weight_decay=1e-4``, ``callbacks=[...]`` or
@@ -470,7 +473,9 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         Divergence guard: the loss of the first training batch of each
         ``fit`` (computed before any update) is the reference; any later
         batch whose loss magnitude exceeds ``1e6 * max(1, |reference|)``
-        raises ``FloatingPointError`` before its optimizer step. The floor
+        raises :class:`~skfrl.exceptions.TrainingDivergedError` (a
+        ``FloatingPointError`` and a ``ValueError``) before its optimizer
+        step. The floor
         of 1 keeps the rule meaningful for losses that start near zero or
         negative (adversarial objectives, likelihoods). Normal training
         never comes near it: default fits of every model on the German
@@ -478,6 +483,25 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         override this hook call ``super().on_train_begin``.
         """
         self._loss_reference = None
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Refuse weights that became non-finite during the epoch.
+
+        A finite loss can still produce infinite gradients (e.g. features of
+        1e16 in float32), and one optimizer step then leaves NaN weights that
+        ``transform`` would turn into NaN representations.
+        """
+        super().on_epoch_end(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        for name, param in self.module_.named_parameters():
+            if not bool(torch.isfinite(param).all()):
+                raise TrainingDivergedError(
+                    f"{type(self).__name__}: training diverged: parameter "
+                    f"{name!r} became non-finite in epoch {len(self.history)}. "
+                    "Lower lr, set max_grad_norm, or check X for extreme values "
+                    "(scale it, e.g. with make_preprocessor)."
+                )
 
     def _check_divergence(self, loss_value: float) -> None:
         """Raise ``FloatingPointError`` when a finite training loss explodes."""
@@ -489,7 +513,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             return
         limit = _DIVERGENCE_FACTOR * max(1.0, abs(reference))
         if abs(loss_value) > limit:
-            raise FloatingPointError(
+            raise TrainingDivergedError(
                 f"{type(self).__name__}: training diverged: the loss became "
                 f"{loss_value:.3g} in epoch {len(history)}, more than "
                 f"{_DIVERGENCE_FACTOR:g} times max(1, |first batch loss|) = "
@@ -510,7 +534,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         loss_value = float(step["loss"].detach())
         if not math.isfinite(loss_value):
             epoch = len(self.history) if self.history is not None else 0
-            raise FloatingPointError(
+            raise TrainingDivergedError(
                 f"{type(self).__name__}: the training loss became {loss_value} "
                 f"in epoch {epoch}. Lower lr, set max_grad_norm, or check X "
                 "for extreme values (scale it, e.g. with make_preprocessor)."

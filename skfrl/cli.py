@@ -59,6 +59,11 @@ _METRICS = {
         "ROC AUC of a logistic probe predicting s from Z (0.5 = no leakage)",
         "more leakage",
     ),
+    "worst_probe_auc_s": (
+        "largest ROC AUC of three probes predicting s from Z (logistic, MLP, "
+        "gradient-boosted trees)",
+        "more leakage",
+    ),
     "fld_s": ("Fisher linear separability of s in Z (0 = none)", "more leakage"),
     "dp_difference": (
         "demographic-parity gap of the downstream predictions (0 = parity)",
@@ -521,6 +526,10 @@ def _scoring(seed: int) -> dict:
     return {
         "accuracy": "accuracy",
         "probe_auc_s": make_leakage_scorer("roc_auc", cv=3, random_state=seed),
+        # A linear probe alone understates leakage: the worst of three.
+        "worst_probe_auc_s": make_leakage_scorer(
+            "roc_auc", probe="worst", cv=3, random_state=seed
+        ),
         "fld_s": make_leakage_scorer("fld"),
         "dp_difference": make_fairness_scorer("demographic_parity_difference"),
         "eo_difference": make_fairness_scorer("equalized_odds_difference"),
@@ -555,7 +564,9 @@ def run_audit(
     ``Pipeline(make_preprocessor, FRL model, LogisticRegression)`` and runs
     :func:`skfrl.evaluation.cross_validate_robustness` with the metrics of
     the report, reported as raw values (not negated): ``accuracy``,
-    ``probe_auc_s``, ``fld_s``, ``dp_difference``, ``eo_difference``.
+    ``probe_auc_s``, ``worst_probe_auc_s`` (the most leaking of a logistic,
+    an MLP and a gradient-boosting probe), ``fld_s``, ``dp_difference``,
+    ``eo_difference``.
 
     Parameters
     ----------

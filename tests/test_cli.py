@@ -45,11 +45,15 @@ def test_audit_writes_a_report_folder(tmp_path, capsys):
     ]  # fmt: skip
     assert set(results["attack"]) == {"clean", "label_flip"}
     assert set(results["metric"]) == {
-        "accuracy", "probe_auc_s", "fld_s", "dp_difference", "eo_difference"
+        "accuracy", "probe_auc_s", "worst_probe_auc_s", "fld_s", "dp_difference",
+        "eo_difference",
     }  # fmt: skip
     # Raw metrics, not negated scores: a probe AUC is in [0, 1].
     auc = results.loc[results["metric"] == "probe_auc_s", "value"]
     assert auc.between(0, 1).all()
+    # The worst case of the probe family is at least the logistic probe's.
+    worst = results.loc[results["metric"] == "worst_probe_auc_s", "value"]
+    assert (worst.to_numpy() >= auc.to_numpy() - 1e-12).all()
 
     markdown = (out / "report.md").read_text()
     assert "| attack | budget |" in markdown and "![" in markdown
@@ -65,6 +69,23 @@ def test_audit_writes_a_report_folder(tmp_path, capsys):
         "skfrl", "scikit-learn", "torch", "skorch", "fairlearn"
     }  # fmt: skip
     assert "timestamp" in settings
+
+    # The report opens with the threat model and the verdict.
+    sections = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## Verdict"
+    assert markdown.index("Threat model") < markdown.index("## Verdict")
+    assert "Smallest change this evaluation could detect" in markdown
+    assert "Verdict:" in captured.out
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"change", "ci_low", "ci_high", "significant"} <= set(summary.columns)
+    # Every file written is listed in the report.
+    files_section = markdown.split("## Files")[1]
+    for name in files:
+        assert f"`{name}`" in files_section
+    # Readable metric names, four-fifths rule, positive label.
+    assert "probe ROC AUC for sex" in markdown
+    assert "four-fifths rule" in markdown
+    assert "positive label" in markdown
 
 
 def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):

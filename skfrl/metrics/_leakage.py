@@ -94,7 +94,17 @@ _HGB_PARAMS = {"max_iter": 100}
 def _check_representation(Z) -> np.ndarray:
     # float64 so that FLD's small regulariser and solve are not at float32
     # precision; check_array copies only when it must convert.
-    return check_array(Z, dtype=np.float64, ensure_all_finite=True, input_name="Z")
+    Z = check_array(Z, dtype=np.float64, ensure_all_finite=True, input_name="Z")
+    peak = float(np.max(np.abs(Z))) if Z.size else 0.0
+    if peak > _HUGE:
+        # Squares of such values overflow; every metric here is invariant to
+        # one common scale, so divide it out (normal inputs are untouched).
+        Z = Z / peak
+    return Z
+
+
+#: Magnitude above which representations are rescaled before any product.
+_HUGE = 1e100
 
 
 def _check_one_attribute(
@@ -361,7 +371,13 @@ def fld_score(Z: ArrayLike, s: ArrayLike, *, eps: float = 1e-6) -> float:
         scatter += centred.T @ centred / Zg.shape[0]
     scatter *= 2.0 / k
     mean_var = float(np.trace(scatter)) / n_features
-    ridge = eps * mean_var if mean_var > 0 else eps
+    if mean_var > 0:
+        ridge = eps * mean_var
+    else:
+        # No spread within the groups (e.g. one row each): a ridge on the
+        # scale of the group means keeps the score finite and scale-free.
+        spread = float(np.mean((means - means.mean(axis=0)) ** 2))
+        ridge = eps * spread if spread > 0 else eps
     scatter[np.diag_indices_from(scatter)] += ridge
     # Rows of D span the between-group scatter: S_B = D.T @ D.
     D = (means - means.mean(axis=0)) * np.sqrt(2.0 / (k - 1))

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._base import BaseFairNet, FairClassifierMixin
+from ..exceptions import TrainingDivergedError
 from ..utils._sklearn_compat import Interval
 
 __all__ = ["LearnedFairRepresentation"]
@@ -400,7 +401,7 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
             step = self.train_step_single(batch, **fit_params)
             loss_value = float(step["loss"].detach())
             if not math.isfinite(loss_value):
-                raise FloatingPointError(
+                raise TrainingDivergedError(
                     f"{type(self).__name__}: the training loss became "
                     f"{loss_value}. Lower lr or scale X."
                 )
