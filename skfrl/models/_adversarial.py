@@ -250,11 +250,14 @@ class AdversarialFairRepresentation(
         epochs (scikit-learn's convention); the data must have the same
         features, classes and groups. Used to fine-tune a trained model
         on new (e.g. poisoned) data.
-    averaging_epochs : float or None, default=None
-        Expose an exponential moving average of the weights with this
-        time constant in epochs instead of the last iterate (see
-        :class:`~skfrl.callbacks.WeightAveraging`), which damps the
-        oscillation of adversarial training.
+    averaging_epochs : float or None, default=5.0
+        Expose an exponential moving average of the weights with this time
+        constant in epochs instead of the last iterate (see
+        :class:`~skfrl.callbacks.WeightAveraging`); None: the last iterate.
+        On by default since it was measured to help (``bench_volatility``,
+        Adult, six seeds, paired): probe AUC for s -0.039 [-0.071, -0.007],
+        sd over the last five epochs -0.010 [-0.019, -0.001], sd over seeds
+        0.038 -> 0.020, accuracy unchanged (-0.000 [-0.001, +0.000]).
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
@@ -359,7 +362,7 @@ class AdversarialFairRepresentation(
         validation_fraction=0.1,
         n_iter_no_change=5,
         warm_start=False,
-        averaging_epochs=None,
+        averaging_epochs=5.0,
         device="cpu",
         verbose=0,
         group_weighting=None,
