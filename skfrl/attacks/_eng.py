@@ -656,6 +656,16 @@ class PoisonGenerator(BaseAttack):
         self.crafting_time_ = time.perf_counter() - start
         return PoisonSet(E[base] + delta, base, y_p, S_p)
 
+    def _step(self, optimizer, loss, delta, base_t, lower, upper) -> None:
+        """One Adam step on ``delta``, its L1 proximal step, then the box."""
+        objective = loss + self.lambda2 * delta.pow(2).sum(1).mean()
+        objective.backward()
+        optimizer.step()
+        with torch.no_grad():
+            shrink = self.step_size * self.lambda1
+            delta.copy_(torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0))
+            delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
+
     def _match(self, E_base, y_p, S_p, victims, lower, upper):
         base_t = torch.as_tensor(E_base, dtype=torch.float32)
         delta = torch.zeros_like(base_t, requires_grad=True)
@@ -677,16 +687,7 @@ class PoisonGenerator(BaseAttack):
                 else:
                     cos = cos + _cosine(g_p, g_adv, mask)
             cos = cos / len(victims)
-            objective = 1 - cos + self.lambda2 * delta.pow(2).sum(1).mean()
-            objective.backward()
-            optimizer.step()
-            with torch.no_grad():
-                # Proximal step of the L1 penalty, then the feature box.
-                shrink = self.step_size * self.lambda1
-                delta.copy_(
-                    torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0)
-                )
-                delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
+            self._step(optimizer, 1 - cos, delta, base_t, lower, upper)
             hist.append(float(1 - cos.detach()))
         return hist[-1], delta.detach().numpy().astype(np.float64), hist
 
@@ -791,15 +792,7 @@ class PoisonGenerator(BaseAttack):
                     E_t,
                     s_t,
                 )
-                objective = loss + self.lambda2 * delta.pow(2).sum(1).mean()
-                objective.backward()
-                optimizer.step()
-                with torch.no_grad():
-                    shrink = self.step_size * self.lambda1
-                    delta.copy_(
-                        torch.sign(delta) * torch.clamp(delta.abs() - shrink, min=0)
-                    )
-                    delta.copy_(torch.clamp(base_t + delta, lower, upper) - base_t)
+                self._step(optimizer, loss, delta, base_t, lower, upper)
                 # The surrogate trains on, on clean + current poisons.
                 surrogates[j] = [p.detach() for p in first]
                 hist.append(float(loss.detach()))

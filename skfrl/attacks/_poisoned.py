@@ -15,18 +15,6 @@ from ..utils import fine_tune, fit_with_sensitive
 __all__ = ["PoisonedEstimator"]
 
 
-def _max_epochs(estimator) -> int:
-    steps = getattr(estimator, "steps", [("", estimator)])
-    for _, step in steps:
-        params = getattr(step, "get_params", dict)()
-        if "warm_start" in params and "max_epochs" in params:
-            return int(params["max_epochs"])
-    raise TypeError(
-        "victim_training='fine_tune' needs an skfrl neural model (or a Pipeline "
-        f"with one); got {type(estimator).__name__}."
-    )
-
-
 def _estimator_has(attr):
     def check(self):
         target = getattr(self, "estimator_", self.estimator)
@@ -163,14 +151,12 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
             if params.get("victim", False) is None and "prefit" in params:
                 # The attacker crafts against the clean model that continues.
                 self.attack_.set_params(victim=self.clean_estimator_, prefit=True)
-            if epochs is None:
-                epochs = _max_epochs(self.clean_estimator_)
         X_aug, y_aug, s_aug = self.attack_.fit_resample(
             X, y, sensitive_features=sensitive_features
         )
         if self.victim_training == "fine_tune":
             self.estimator_ = fine_tune(
-                self.clean_estimator_, X_aug, y_aug, s_aug, epochs=int(epochs)
+                self.clean_estimator_, X_aug, y_aug, s_aug, epochs=epochs
             )
         else:
             self.estimator_ = fit_with_sensitive(

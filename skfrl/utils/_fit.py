@@ -99,7 +99,7 @@ def _neural_step(estimator):
     )
 
 
-def fine_tune(estimator, X, y, sensitive_features, *, epochs: int):
+def fine_tune(estimator, X, y, sensitive_features, *, epochs: int | None = None):
     """Continue training a fitted model on new data, for ``epochs`` epochs.
 
     The threat model of Liu et al. (2024), Assumption 2: the victim is well
@@ -121,8 +121,8 @@ def fine_tune(estimator, X, y, sensitive_features, *, epochs: int):
         Data to continue on (raw, as the Pipeline's first step expects).
     sensitive_features : array-like
         Protected attribute(s) of ``X``.
-    epochs : int
-        Epochs of continued training.
+    epochs : int or None, default=None
+        Epochs of continued training; None: the model's ``max_epochs``.
 
     Returns
     -------
@@ -143,11 +143,14 @@ def fine_tune(estimator, X, y, sensitive_features, *, epochs: int):
     import copy
     import numbers
 
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-        raise TypeError(f"epochs must be an int, got {epochs!r}.")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}.")
-    idx, _ = _neural_step(estimator)
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+            raise TypeError(f"epochs must be an int or None, got {epochs!r}.")
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}.")
+    idx, step = _neural_step(estimator)
+    if epochs is None:
+        epochs = int(step.get_params()["max_epochs"])
     model = copy.deepcopy(estimator)
     idx, frl = _neural_step(model)
     params = frl.get_params(deep=False)
