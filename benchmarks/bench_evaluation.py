@@ -9,7 +9,15 @@
    so the ratio measures the evaluation, not worker start-up, which is
    printed separately. The two settings alternate (``--repeats`` times) and
    the best time of each is compared.
-2. Memory: one work unit (NRAA poisoning + fitting the victim on clean +
+2. Threads (``--part threads``): one default CFair fit (5,000 rows, 20
+   epochs) quiet and beside a CPU-bound process, with skfrl's default of
+   one torch thread and with two; prints the busy/quiet ratio (target
+   <= 1.5).
+3. Cold speed-up (``--part cold``): ``n_jobs=2`` over ``n_jobs=1``, each in
+   a fresh process (worker start-up included, as a first call sees it), on
+   a small grid (3,000 rows, 5 epochs; target >= 1.0) and on the default
+   audit's grid (target >= 1.8).
+4. Memory: one work unit (NRAA poisoning + fitting the victim on clean +
    poison + scoring) on 10^4, 10^5 and 10^6 synthetic rows, each in a fresh
    process; prints the peak resident memory, the increase over the process
    after imports, and the bytes per row between sizes (about constant when
@@ -155,6 +163,126 @@ def speedup(n_rows: int, max_epochs: int, seed: int, repeats: int) -> dict:
     }
 
 
+def _busy_forever() -> None:
+    while True:
+        _burn(10_000_000)
+
+
+def contention(n_rows: int, max_epochs: int, seed: int) -> dict:
+    """One default CFair fit, quiet and beside a CPU-bound process.
+
+    The fit runs with skfrl's default (one torch thread, ``n_threads=1``)
+    and with two threads (torch's default on this machine), each quiet and
+    with one busy process competing for the two cores.
+    """
+    import multiprocessing
+
+    from skfrl.datasets import load_adult, make_preprocessor
+    from skfrl.models import CFair
+
+    X, y, s = load_adult(sensitive="sex", return_X_y_s=True)
+    rows = np.sort(np.random.default_rng(seed).choice(len(X), n_rows, replace=False))
+    X, y, s = X.iloc[rows], y.iloc[rows], s.iloc[rows]
+    E = make_preprocessor(X).fit_transform(X)
+
+    def fit(n_threads):
+        start = time.perf_counter()
+        CFair(max_epochs=max_epochs, n_threads=n_threads, random_state=0).fit(
+            E, y, sensitive_features=s
+        )
+        return time.perf_counter() - start
+
+    fit(1)  # warm-up: imports, allocator
+    out = {}
+    for n_threads in (1, 2):
+        quiet = fit(n_threads)
+        busy = multiprocessing.get_context("spawn").Process(target=_busy_forever)
+        busy.start()
+        try:
+            time.sleep(1.0)
+            loaded = fit(n_threads)
+        finally:
+            busy.terminate()
+            busy.join()
+        out[f"threads={n_threads}"] = {
+            "quiet_s": round(quiet, 1),
+            "busy_s": round(loaded, 1),
+            "ratio": round(loaded / quiet, 2),
+        }
+    return out
+
+
+def cold_speedup(n_rows: int, max_epochs: int, seed: int) -> dict:
+    """n_jobs=2 over n_jobs=1 on a fresh process pool, start-up included.
+
+    What a user sees the first time: the pool is not warm. skfrl runs the
+    grid in-process when the first unit says the rest is too short to pay
+    for the workers.
+    """
+    code = (
+        "import sys, time, json; sys.path.insert(0, 'benchmarks');"
+        "from bench_evaluation import _grid_time;"
+        f"print(json.dumps(_grid_time({n_rows}, {max_epochs}, {seed}, "
+        "int(sys.argv[1]))))"
+    )
+    times = {}
+    for n_jobs in (1, 2):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(n_jobs)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        times[n_jobs] = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "n_rows": n_rows,
+        "max_epochs": max_epochs,
+        "t_n_jobs_1_s": round(times[1], 1),
+        "t_n_jobs_2_s": round(times[2], 1),
+        "ratio": round(times[1] / times[2], 2),
+    }
+
+
+def _grid_time(n_rows: int, max_epochs: int, seed: int, n_jobs: int) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from skfrl.attacks import AnchorAttack, PoisonGenerator, RandomPoisoning
+    from skfrl.datasets import load_adult, make_preprocessor
+    from skfrl.evaluation import cross_validate_robustness
+    from skfrl.metrics import make_leakage_scorer
+    from skfrl.models import CFair
+
+    X, y, s = load_adult(sensitive="sex", return_X_y_s=True)
+    rows = np.sort(np.random.default_rng(seed).choice(len(X), n_rows, replace=False))
+    X, y, s = (
+        X.iloc[rows].reset_index(drop=True),
+        y.iloc[rows].reset_index(drop=True),
+        s.iloc[rows].reset_index(drop=True),
+    )
+    model = make_pipeline(
+        make_preprocessor(X), CFair(max_epochs=max_epochs), LogisticRegression()
+    )
+    start = time.perf_counter()
+    cross_validate_robustness(
+        model,
+        X,
+        y,
+        sensitive_features=s,
+        attacks={
+            "eng": PoisonGenerator(None),
+            "nraa": AnchorAttack("non_random"),
+            "random": RandomPoisoning(),
+        },
+        budgets=[0, 0.05, 0.1],
+        scoring={"leakage": make_leakage_scorer(cv=3)},
+        cv=3,
+        n_jobs=n_jobs,
+        random_state=seed,
+    )
+    return time.perf_counter() - start
+
+
 def memory_child(n_rows: int, seed: int) -> dict:
     """One work unit on ``n_rows`` synthetic rows; run in a fresh process."""
     import torch
@@ -218,7 +346,11 @@ def memory(sizes: list[int], seed: int) -> pd.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["speedup", "memory", "all"], default="all")
+    parser.add_argument(
+        "--part",
+        choices=["speedup", "threads", "cold", "memory", "all"],
+        default="all",
+    )
     parser.add_argument("--n-rows", type=int, default=5000, help="speed-up grid rows")
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
@@ -245,6 +377,17 @@ def main() -> None:
         print(f"  machine ceiling (busy-work speed-up of 2 processes): {ceiling:.2f}")
         relative = result["speedup"] / ceiling
         print(f"  evaluation speed-up / machine ceiling: {relative:.2f}")
+    if args.part in ("threads", "all"):
+        print("one CFair fit, quiet vs beside a busy process (target <= 1.5x):")
+        print(" ", contention(args.n_rows, args.max_epochs, args.seed), flush=True)
+    if args.part in ("cold", "all"):
+        print("n_jobs=2 / n_jobs=1 from a fresh process, start-up included:")
+        print("  small grid:", cold_speedup(3000, 5, args.seed), flush=True)
+        print(
+            "  default grid:",
+            cold_speedup(args.n_rows, args.max_epochs, args.seed),
+            flush=True,
+        )
     if args.part in ("memory", "all"):
         print("peak memory of one work unit (NRAA + CFair fit + scoring):")
         frame = memory(args.sizes, args.seed)

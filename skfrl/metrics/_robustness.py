@@ -35,6 +35,8 @@ def _check_1d(values, name: str, n: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} is empty.")
     if pd.isna(arr).any():
         raise ValueError(f"{name} contains NaN or missing values.")
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains infinite values; labels must be finite.")
     return arr
 
 
@@ -162,6 +164,8 @@ def attack_success_rate(
     0.666...
     """
     y_pred = _check_1d(y_pred, "y_pred")
+    if isinstance(target_label, float) and not np.isfinite(target_label):
+        raise ValueError(f"target_label must be a finite label, got {target_label}.")
     counted = np.ones(len(y_pred), dtype=bool)
     if y_true is not None:
         y_true = _check_1d(y_true, "y_true", len(y_pred))

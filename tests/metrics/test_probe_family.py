@@ -417,3 +417,15 @@ def test_minority_removal_rate_names_the_mask_on_length_mismatch():
 
     with pytest.raises(ValueError, match="removed_mask has 4"):
         minority_removal_rate([True, False, False, True], ["a", "b", "a"])
+
+
+def test_robustness_metrics_refuse_infinite_labels():
+    from skfrl.metrics import attack_success_rate, worst_group_accuracy
+
+    y = np.array([0.0, 1.0, np.inf, 1.0])
+    with pytest.raises(ValueError, match="y_true contains infinite"):
+        worst_group_accuracy(y, np.zeros(4), sensitive_features=["a", "a", "b", "b"])
+    with pytest.raises(ValueError, match="y_pred contains infinite"):
+        attack_success_rate(y, 1.0)
+    with pytest.raises(ValueError, match="target_label"):
+        attack_success_rate(np.zeros(4), np.inf)
