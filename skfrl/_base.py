@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from .callbacks._averaging import WeightAveraging
 from .exceptions import TrainingDivergedError
 from .nn import grouped_dro_loss
-from .utils import check_sensitive_features
+from .utils import check_sensitive_features, torch_rng
 from .utils._sklearn_compat import Interval, check_params
 
 __all__ = ["BaseFairNet", "FairClassifierMixin"]
@@ -730,16 +730,14 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                 vars(self).update(fitted)
             raise
         self._seed = _seed_from(self.random_state)
-        with (
-            _bounded_threads(getattr(self, "n_threads", 1)),
-            torch.random.fork_rng(devices=[]),
-        ):
+        # A continuation draws other batches than the first epochs did.
+        seed = self._seed + 7919 * len(self.history_) if warm else self._seed
+        # The thread count is process-wide too: set and restore it while
+        # holding torch_rng's lock, so no other thread changes it mid-fit.
+        with torch_rng(seed), _bounded_threads(getattr(self, "n_threads", 1)):
             if warm:
-                # A continuation draws other batches than the first epochs did.
-                torch.manual_seed(self._seed + 7919 * len(self.history_))
                 self._on_warm_start()
             else:
-                torch.manual_seed(self._seed)
                 self.initialize()
             self._run_fit_loop(data, y_enc)
         self._set_training(False)

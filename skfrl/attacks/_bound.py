@@ -37,7 +37,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .._base import BaseFairNet, _seed_from
-from ..utils import check_sensitive_features
+from ..utils import check_sensitive_features, torch_rng
 from ._eng import fld_torch
 from ._graph import _codes, _flat, _Graph, _Rows
 
@@ -743,8 +743,7 @@ def min_poison_count(
     was_training = module.training
     frl._set_training(False)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed_from(rng))
+        with torch_rng(_seed_from(rng)):
             graph = _Graph(frl, train.take(np.arange(min(n, 8))))
             sub = (
                 np.sort(rng.choice(n, size=max_samples, replace=False))

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
 from .._base import BaseFairNet, _seed_from
+from ..utils import torch_rng
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseAttack, PoisonSet
 from ._feature_space import FeatureSpace
@@ -628,8 +629,7 @@ class PoisonGenerator(BaseAttack):
             return self._generate_unrolled(
                 E, y, S, n_poison, rng, target, s_codes, victims, proxy_pool, start
             )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed_from(rng))
+        with torch_rng(_seed_from(rng)):
             for _ in range(self.n_restarts):
                 tick = time.perf_counter()
                 base = self._bases(E, y, S, n_poison, rng, victims, proxy_pool)
@@ -771,8 +771,7 @@ class PoisonGenerator(BaseAttack):
         delta = torch.zeros_like(base_t, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=self.step_size)
         hist = []
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(_seed_from(rng))
+        with torch_rng(_seed_from(rng)):
             for it in range(self.n_steps):
                 j = it % len(surrogates)
                 theta = [p.detach().requires_grad_(True) for p in surrogates[j]]

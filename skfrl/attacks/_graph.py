@@ -141,14 +141,14 @@ class _Split:
 
 @contextlib.contextmanager
 def _reversal_as(split: _Split):
-    # grad_reverse looks _GradReverseFn up at call time: swap it for the
-    # duration of one loss evaluation (single-threaded use only).
-    saved = _layers._GradReverseFn
-    _layers._GradReverseFn = split
+    # grad_reverse consults a per-thread override: set it for the duration
+    # of one loss evaluation in this thread only.
+    saved = getattr(_layers._REVERSAL, "function", None)
+    _layers._REVERSAL.function = split
     try:
         yield split
     finally:
-        _layers._GradReverseFn = saved
+        _layers._REVERSAL.function = saved
 
 
 class _LossOf(torch.nn.Module):

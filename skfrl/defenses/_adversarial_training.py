@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch.nn import functional as F
 
 from ..nn import MLP, grouped_dro_loss
+from ..utils import torch_rng
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -429,8 +430,7 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
         )
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
 
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with torch_rng(seed):
             module = MLP(d, tuple(self.hidden_layer_sizes), len(classes))
             opt = torch.optim.Adam(module.parameters(), lr=self.lr)
             attacker, opt_att = None, None

@@ -13,13 +13,13 @@ import numbers
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from .._base import BaseFairNet, _seed_from
 from ..attacks._bound import _Contribution, _encode
 from ..attacks._graph import _codes, _Graph, _Rows
+from ..utils import torch_rng
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseSanitizer, _fit_estimator, _seed_estimator
 
@@ -218,8 +218,7 @@ class GradientFilter(BaseSanitizer):
         was_training = module.training
         frl._set_training(False)
         try:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(torch_seed)
+            with torch_rng(torch_seed):
                 graph = _Graph(frl, rows.take(np.arange(min(n, 8))))
                 if self.per_sample == "marginal":
                     ref = rows.take(ref_idx)

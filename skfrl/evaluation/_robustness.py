@@ -285,22 +285,12 @@ def _unit_context(seed: int):
     global RNG (e.g. a scorer with ``random_state=None``) gets a stream of
     the unit's own; the caller's global state is restored afterwards.
     """
-    # Torch's and NumPy's global RNGs and thread settings are per process:
-    # units that share a process through threads (e.g. a Dask worker with
-    # several threads) take turns, so their numbers stay those of a
-    # sequential run. Processes still run units in parallel.
-    with _UNIT_LOCK, _unit_state(seed):
-        yield
-
-
-#: Serialises work units that share a process (threaded back-ends).
-_UNIT_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _unit_state(seed: int):
     torch = sys.modules.get("torch")
     previous = torch.get_num_threads() if torch is not None else None
+    # Torch's thread count is per process: units that share a process
+    # through threads (a Dask worker with several threads) would reset it
+    # under each other's feet, so there it stays at one.
+    restore = threading.current_thread() is threading.main_thread()
     # The legacy global RNG on purpose: it is what random_state=None draws from.
     rng_state = np.random.get_state()  # noqa: NPY002
     np.random.seed(seed)  # noqa: NPY002
@@ -310,7 +300,7 @@ def _unit_state(seed: int):
         try:
             yield
         finally:
-            if torch is not None:
+            if torch is not None and restore:
                 torch.set_num_threads(previous)
             np.random.set_state(rng_state)  # noqa: NPY002
 

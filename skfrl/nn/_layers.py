@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import torch
@@ -45,7 +46,17 @@ def grad_reverse(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     >>> x.grad
     tensor([-0.5000, -0.5000])
     """
+    override = getattr(_REVERSAL, "function", None)
+    if override is not None:
+        return override.apply(x, float(scale))
     return _GradReverseFn.apply(x, float(scale))
+
+
+#: Per-thread override of gradient reversal. The attacks' exact training
+#: field (skfrl.attacks) evaluates the loss with reversal nodes replaced by
+#: identities or stop-gradients; per thread, so that a model training in
+#: another thread of the process (a threaded Dask worker) is never affected.
+_REVERSAL = threading.local()
 
 
 class GradientReversal(nn.Module):

@@ -1,6 +1,7 @@
 """Utilities shared by skfrl's sub-packages."""
 
 from ._fit import fine_tune, fit_with_sensitive
+from ._seeding import torch_rng
 from ._sensitive import (
     SensitiveAttribute,
     check_sensitive_features,
@@ -13,4 +14,5 @@ __all__ = [
     "fine_tune",
     "fit_with_sensitive",
     "is_fair_representation",
+    "torch_rng",
 ]
