@@ -575,8 +575,8 @@ def cross_validate_robustness(
         Work units run in parallel (joblib semantics: ``-1`` = all cores,
         ``None`` = 1 unless inside a ``parallel_backend`` context), at most
         one per unit. With local worker processes (joblib's default
-        back-end), the first unit runs in this process and is timed; when
-        the remaining units would save less than starting the workers
+        back-end), the cheapest unit runs in this process and is timed; when
+        even units that cheap would save less than starting the workers
         costs (about 6 s), they run here too, so ``n_jobs`` never makes a
         small grid slower. Numbers do not depend on it.
     random_state : int, RandomState instance or None, default=None
@@ -739,54 +739,61 @@ def cross_validate_robustness(
         ]
     units.sort(key=lambda unit: not _costly(unit[3]))
 
-    jobs = (
-        delayed(_evaluate_unit)(
-            estimator,
-            attack,
-            X,
-            y,
-            sensitive_features,
-            folds[fold][0],
-            folds[fold][1],
-            scorers,
-            estimator_seed=_seed(entropy, 1, fold),
-            unit_seed=_seed(entropy, 2, fold, _tag(name), _tag(float(budget))),
-            return_estimator=return_estimators,
-            defense=defense,
-            base=bases[fold],
-            fine_tune_epochs=fine_tune_epochs,
-            # One probe seed per fold and scorer: clean and attacked models
-            # of a fold are probed alike, which keeps the comparison paired.
-            scorer_seeds={
-                name: _seed(entropy, 4, fold, _tag(name)) for name in scorers
-            },
+    calls = [
+        (
+            (
+                estimator,
+                attack,
+                X,
+                y,
+                sensitive_features,
+                folds[fold][0],
+                folds[fold][1],
+                scorers,
+            ),
+            dict(
+                estimator_seed=_seed(entropy, 1, fold),
+                unit_seed=_seed(entropy, 2, fold, _tag(name), _tag(float(budget))),
+                return_estimator=return_estimators,
+                defense=defense,
+                base=bases[fold],
+                fine_tune_epochs=fine_tune_epochs,
+                # One probe seed per fold and scorer: clean and attacked
+                # models of a fold are probed alike (a paired comparison).
+                scorer_seeds={
+                    scorer: _seed(entropy, 4, fold, _tag(scorer)) for scorer in scorers
+                },
+            ),
         )
         for name, budget, fold, attack in units
-    )
+    ]
     if n_jobs is not None and units:
         # No more workers than units: each worker process imports torch.
         n_jobs = min(effective_n_jobs(n_jobs), len(units))
-    jobs = list(jobs)
     progress = None
     if verbose:
         from tqdm.auto import tqdm
 
         progress = tqdm(total=len(units), desc="robustness", unit="fit")
-    outputs = []
+    outputs = [None] * len(calls)
+    todo = list(range(len(calls)))
     if n_jobs is not None and n_jobs > 1 and _local_pool():
-        # Time the first (costliest) unit here; when the rest is too short
-        # to pay for starting worker processes, run it here too.
+        # Run and time the last (cheapest) unit here: when even units that
+        # cheap would save less than starting worker processes costs, the
+        # rest runs here too.
+        last = todo.pop()
         start = time.perf_counter()
-        func, args, kwargs = jobs.pop(0)
-        outputs.append(func(*args, **kwargs))
+        args, kwargs = calls[last]
+        outputs[last] = _evaluate_unit(*args, **kwargs)
         elapsed = time.perf_counter() - start
         if progress is not None:
             progress.update(1)
-        saved = elapsed * len(jobs) * (1 - 1 / n_jobs)
-        if saved < _WORKER_START_S:
+        if elapsed * len(todo) * (1 - 1 / n_jobs) < _WORKER_START_S:
             n_jobs = None
-    for out in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
-        outputs.append(out)
+    jobs = (delayed(_evaluate_unit)(*calls[i][0], **calls[i][1]) for i in todo)
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    for i, out in zip(todo, parallel(jobs), strict=True):
+        outputs[i] = out
         if progress is not None:
             progress.update(1)
     if progress is not None:
