@@ -860,6 +860,11 @@ def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _code(text) -> str:
+    """Text for a Markdown code span: verbatim, backticks replaced."""
+    return str(text).replace("`", "'")
+
+
 def _change_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Wide table of paired changes: 'change [low, high]', * when beyond noise."""
     rows = []
@@ -986,8 +991,8 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     report = Report(f"skfrl audit: {settings['model']} on {Path(info['source']).name}")
     report.paragraph(
         f"**Threat model: `{protocol}`**: {_PROTOCOLS[protocol]}. "
-        f"Sensitive attribute: `{esc(sensitive_name)}`; positive label: "
-        f"`{esc(str(info.get('positive_label', '?')))}`."
+        f"Sensitive attribute: `{_code(sensitive_name)}`; positive label: "
+        f"`{_code(str(info.get('positive_label', '?')))}`."
     )
     report.heading("Verdict")
     report.paragraph(
@@ -1014,8 +1019,8 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     report.heading("Setting")
     report.paragraph(
         f"How well does a **{settings['model']}** fair representation of "
-        f"`{esc(info['source'])}` keep the sensitive attribute "
-        f"`{esc(sensitive_name)}` out of its representation when part of its "
+        f"`{_code(info['source'])}` keep the sensitive attribute "
+        f"`{_code(sensitive_name)}` out of its representation when part of its "
         f"training data is poisoned? In each fold the attacks poison the "
         "training part only, the model (preprocessor, FRL model, downstream "
         "classifier) is trained on it and scored on the clean test part. "
@@ -1040,7 +1045,7 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
             + f", {info['n_features']} feature columns, groups "
             + ", ".join(f"{esc(str(k))}: {v}" for k, v in info["groups"].items()),
             "positive label of the target: "
-            f"`{esc(str(info.get('positive_label', '?')))}` (selection rates "
+            f"`{_code(str(info.get('positive_label', '?')))}` (selection rates "
             "and true/false positive rates refer to it)",
             "attacks: " + "; ".join(f"`{a}`: {_ATTACKS.get(a, a)}" for a in attacks),
             "budgets: "

@@ -86,6 +86,10 @@ def test_audit_writes_a_report_folder(tmp_path, capsys):
     assert "probe ROC AUC for sex" in markdown
     assert "four-fifths rule" in markdown
     assert "positive label" in markdown
+    # Code spans are verbatim: no Markdown escapes inside them.
+    import re
+
+    assert not re.search(r"`[^`\n]*\\[^`\n]*`", markdown)
 
 
 def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):
@@ -506,3 +510,31 @@ def test_audit_of_several_sensitive_attributes_writes_its_report(tmp_path):
     results = pd.read_csv(out / "results.csv")
     auc = results.loc[results["metric"] == "probe_auc_s", "value"]
     assert auc.between(0, 1).all() and results["value"].notna().all()
+
+
+def test_report_keeps_code_spans_verbatim_and_escapes_table_cells(tmp_path):
+    import re
+
+    X, y, s = make_biased_classification(
+        n_samples=200, random_state=0, return_frame=True
+    )
+    frame = X.assign(
+        income=y.map({0: "<=50K", 1: ">50K"}), my_group=s.map({0: "a*", 1: "b_"})
+    )
+    csv = tmp_path / "data.csv"
+    frame.to_csv(csv, index=False)
+    out = run_audit(
+        data=str(csv),
+        target="income",
+        sensitive="my_group",
+        attacks="random",
+        budgets="0,0.1",
+        **TINY,
+    )
+    path = write_report(*out, tmp_path / "report", elapsed=1.0)
+    markdown = path.read_text()
+    assert "positive label: `>50K`" in markdown
+    assert "`my_group`" in markdown
+    assert not re.search(r"`[^`\n]*\\[^`\n]*`", markdown)
+    # Group labels in tables are data: escaped there.
+    assert "a\\*" in markdown
