@@ -603,3 +603,25 @@ def test_short_grids_fall_back_to_one_process_with_the_same_numbers(
     # starting them pays, else in this process.
     assert len(calls) == 1
     assert (calls[0] == 2) == (start_cost == 0)
+
+
+@pytest.mark.parametrize("routing", [False, True])
+def test_defense_works_with_metadata_routing_on_and_off(data, routing):
+    from skfrl.defenses import LossFilter, SpectralSignatureFilter
+
+    X, y, s = data
+    for defense in (LossFilter(contamination=0.05), SpectralSignatureFilter()):
+        with sklearn.config_context(enable_metadata_routing=routing):
+            results = cross_validate_robustness(
+                RowCounter(),
+                X,
+                y,
+                sensitive_features=s,
+                attacks={"random": RandomPoisoning()},
+                budgets=[0, 0.1],
+                scoring={"n": n_fit},
+                cv=2,
+                random_state=0,
+                defense=defense,
+            )
+        assert (results["n_removed"] > 0).all()
