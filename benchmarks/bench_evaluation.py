@@ -112,7 +112,7 @@ def speedup(n_rows: int, max_epochs: int, seed: int, repeats: int) -> dict:
     kwargs = dict(
         sensitive_features=s,
         attacks={
-            "eng": PoisonGenerator(None, n_steps=100),
+            "eng": PoisonGenerator(None),
             "nraa": AnchorAttack("non_random"),
             "random": RandomPoisoning(),
         },
