@@ -87,13 +87,13 @@ def machine_ceiling(repeats: int) -> float:
     return min(times[1]) / min(times[2])
 
 
-def speedup(n_rows: int, max_epochs: int, seed: int, repeats: int) -> dict:
+def _grid(n_rows: int, max_epochs: int, seed: int):
+    """The default audit's grid on ``n_rows`` Adult rows: (model, X, y, kwargs)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     from skfrl.attacks import AnchorAttack, PoisonGenerator, RandomPoisoning
     from skfrl.datasets import load_adult, make_preprocessor
-    from skfrl.evaluation import cross_validate_robustness
     from skfrl.metrics import make_fairness_scorer, make_leakage_scorer
     from skfrl.models import CFair
 
@@ -125,6 +125,14 @@ def speedup(n_rows: int, max_epochs: int, seed: int, repeats: int) -> dict:
         cv=3,
         random_state=seed,
     )
+    return model, X, y, kwargs
+
+
+def speedup(n_rows: int, max_epochs: int, seed: int, repeats: int) -> dict:
+    from skfrl.evaluation import cross_validate_robustness
+
+    model, X, y, kwargs = _grid(n_rows, max_epochs, seed)
+    s = kwargs["sensitive_features"]
     start = time.perf_counter()
     # Start the two workers and import everything a unit needs in them, as
     # any first parallel call does, with a tiny grid.
@@ -244,42 +252,11 @@ def cold_speedup(n_rows: int, max_epochs: int, seed: int) -> dict:
 
 
 def _grid_time(n_rows: int, max_epochs: int, seed: int, n_jobs: int) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from skfrl.attacks import AnchorAttack, PoisonGenerator, RandomPoisoning
-    from skfrl.datasets import load_adult, make_preprocessor
     from skfrl.evaluation import cross_validate_robustness
-    from skfrl.metrics import make_leakage_scorer
-    from skfrl.models import CFair
 
-    X, y, s = load_adult(sensitive="sex", return_X_y_s=True)
-    rows = np.sort(np.random.default_rng(seed).choice(len(X), n_rows, replace=False))
-    X, y, s = (
-        X.iloc[rows].reset_index(drop=True),
-        y.iloc[rows].reset_index(drop=True),
-        s.iloc[rows].reset_index(drop=True),
-    )
-    model = make_pipeline(
-        make_preprocessor(X), CFair(max_epochs=max_epochs), LogisticRegression()
-    )
+    model, X, y, kwargs = _grid(n_rows, max_epochs, seed)
     start = time.perf_counter()
-    cross_validate_robustness(
-        model,
-        X,
-        y,
-        sensitive_features=s,
-        attacks={
-            "eng": PoisonGenerator(None),
-            "nraa": AnchorAttack("non_random"),
-            "random": RandomPoisoning(),
-        },
-        budgets=[0, 0.05, 0.1],
-        scoring={"leakage": make_leakage_scorer(cv=3)},
-        cv=3,
-        n_jobs=n_jobs,
-        random_state=seed,
-    )
+    cross_validate_robustness(model, X, y, n_jobs=n_jobs, **kwargs)
     return time.perf_counter() - start
 
 
