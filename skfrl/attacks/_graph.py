@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from skorch.history import History
 
-from ..nn import _layers
+from ..nn import reversal_override
 
 
 def _flat(grads, params) -> torch.Tensor:
@@ -141,14 +141,9 @@ class _Split:
 
 @contextlib.contextmanager
 def _reversal_as(split: _Split):
-    # grad_reverse consults a per-thread override: set it for the duration
-    # of one loss evaluation in this thread only.
-    saved = getattr(_layers._REVERSAL, "function", None)
-    _layers._REVERSAL.function = split
-    try:
+    # For one loss evaluation, in this thread only.
+    with reversal_override(split):
         yield split
-    finally:
-        _layers._REVERSAL.function = saved
 
 
 class _LossOf(torch.nn.Module):

@@ -1,7 +1,13 @@
 """Plain PyTorch building blocks used by skfrl's models."""
 
 from ._dro import grouped_dro_loss, kl_dro_weights
-from ._layers import MLP, GradientReversal, ParallelMLP, grad_reverse
+from ._layers import (
+    MLP,
+    GradientReversal,
+    ParallelMLP,
+    grad_reverse,
+    reversal_override,
+)
 from ._vae import (
     RFFMMD,
     GaussianEncoder,
@@ -25,5 +31,6 @@ __all__ = [
     "kl_dro_weights",
     "pairwise_gaussian_kl",
     "reparameterize",
+    "reversal_override",
     "rff_mmd",
 ]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["MLP", "GradientReversal", "ParallelMLP", "grad_reverse"]
+__all__ = [
+    "MLP",
+    "GradientReversal",
+    "ParallelMLP",
+    "grad_reverse",
+    "reversal_override",
+]
 
 
 class _GradReverseFn(torch.autograd.Function):
@@ -57,6 +64,47 @@ def grad_reverse(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 #: identities or stop-gradients; per thread, so that a model training in
 #: another thread of the process (a threaded Dask worker) is never affected.
 _REVERSAL = threading.local()
+
+
+@contextlib.contextmanager
+def reversal_override(function):
+    """Replace gradient reversal by ``function`` in this thread, for a block.
+
+    Inside the block, :func:`grad_reverse` (and so every
+    :class:`GradientReversal` layer and skfrl model) calls
+    ``function.apply(x, scale)`` instead of the reversal, in the current
+    thread only: models training in other threads are not affected. skfrl's
+    attacks use it to evaluate a model's training loss with reversal nodes
+    replaced by identities or stop-gradients, whose recombination gives
+    exact derivatives of the training field.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    function : object with an ``apply(x, scale)`` method
+        E.g. a ``torch.autograd.Function`` subclass.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skfrl.nn import grad_reverse, reversal_override
+    >>> class Detach:
+    ...     @staticmethod
+    ...     def apply(x, scale):
+    ...         return x.detach()
+    >>> x = torch.ones(2, requires_grad=True)
+    >>> with reversal_override(Detach):
+    ...     y = grad_reverse(x)
+    >>> y.requires_grad
+    False
+    """
+    saved = getattr(_REVERSAL, "function", None)
+    _REVERSAL.function = function
+    try:
+        yield function
+    finally:
+        _REVERSAL.function = saved
 
 
 class GradientReversal(nn.Module):
