@@ -504,7 +504,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                 )
 
     def _check_divergence(self, loss_value: float) -> None:
-        """Raise ``FloatingPointError`` when a finite training loss explodes."""
+        """Raise ``TrainingDivergedError`` when a finite training loss explodes."""
         reference = getattr(self, "_loss_reference", None)
         history = self.history
         fresh = not history or (len(history) == 1 and len(history[-1]["batches"]) <= 1)
@@ -710,21 +710,16 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             y_enc = self._prepare_y(y)
             # X.shape[0], not len(X): subclasses may keep X as a sparse matrix.
             data = {"X": X, **self._prepare_sensitive(sensitive_features, X.shape[0])}
-            if warm:
-                now = self._data_signature()
-                vars(self).update(fitted)
-                before = self._data_signature()
-                if now != before:
-                    raise ValueError(
-                        "warm_start=True continues training on data with the "
-                        "same classes and sensitive groups as the first fit; "
-                        f"got {now} instead of {before}. Set warm_start=False "
-                        "to refit."
-                    )
-                # Same layout: take the new data's statistics (base rates).
-                self._validate_fit_data(X, y)
-                self._prepare_y(y)
-                self._prepare_sensitive(sensitive_features, X.shape[0])
+            # Same layout required; the new data's statistics (base rates) are
+            # kept.
+            if warm and self._data_signature() != self._data_signature(fitted):
+                raise ValueError(
+                    "warm_start=True continues training on data with the same "
+                    "classes and sensitive groups as the first fit; got "
+                    f"{self._data_signature()} instead of "
+                    f"{self._data_signature(fitted)}. Set warm_start=False to "
+                    "refit."
+                )
         except ValueError:
             if warm:
                 vars(self).update(fitted)
@@ -743,9 +738,14 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         self._set_training(False)
         return self
 
-    def _data_signature(self) -> tuple:
-        """What a warm-started fit must find unchanged in its data."""
-        classes = getattr(self, "classes_", None)
+    def _data_signature(self, state: dict | None = None) -> tuple:
+        """What a warm-started fit must find unchanged in its data.
+
+        Read from ``state`` (a copy of fitted attributes) instead of the
+        model when given.
+        """
+        state = vars(self) if state is None else state
+        classes = state.get("classes_")
         return (
             None if classes is None else tuple(np.asarray(classes).tolist()),
             tuple(
@@ -755,7 +755,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                     if a.classes is None
                     else tuple(np.asarray(a.classes).tolist()),
                 )
-                for a in self.sensitive_attributes_
+                for a in state.get("sensitive_attributes_", [])
             ),
         )
 
