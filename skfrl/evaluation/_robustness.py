@@ -438,7 +438,11 @@ def _fit_base(estimator, X, y, s, train, *, estimator_seed, unit_seed):
         )
 
 
-def _fine_tune_epochs(estimator, fine_tune_epochs):
+def _check_fine_tune(estimator, fine_tune_epochs) -> None:
+    """Refuse, before any work, what :func:`~skfrl.utils.fine_tune` would.
+
+    ``fine_tune`` itself resolves ``None`` to the model's ``max_epochs``.
+    """
     if fine_tune_epochs is not None:
         if isinstance(fine_tune_epochs, bool) or not isinstance(
             fine_tune_epochs, numbers.Integral
@@ -448,12 +452,11 @@ def _fine_tune_epochs(estimator, fine_tune_epochs):
             )
         if fine_tune_epochs < 1:
             raise ValueError(f"fine_tune_epochs must be >= 1, got {fine_tune_epochs}.")
-        return int(fine_tune_epochs)
     steps = estimator.steps if isinstance(estimator, Pipeline) else [("", estimator)]
     for _, step in steps:
         params = getattr(step, "get_params", dict)()
         if "warm_start" in params and "max_epochs" in params:
-            return int(params["max_epochs"])
+            return
     raise TypeError(
         "victim_training='fine_tune' continues an skfrl neural model (or a "
         "Pipeline with one as a step) with warm_start; got "
@@ -687,7 +690,7 @@ def cross_validate_robustness(
             f"{victim_training!r}."
         )
     if victim_training == "fine_tune":
-        fine_tune_epochs = _fine_tune_epochs(estimator, fine_tune_epochs)
+        _check_fine_tune(estimator, fine_tune_epochs)
     elif fine_tune_epochs is not None:
         raise ValueError(
             "fine_tune_epochs is only used with victim_training='fine_tune'."
@@ -769,7 +772,7 @@ def cross_validate_robustness(
     ]
     if n_jobs is not None and units:
         # No more workers than units: each worker process imports torch.
-        n_jobs = min(effective_n_jobs(n_jobs), len(units))
+        n_jobs = min(n_jobs, len(units))
     progress = None
     if verbose:
         from tqdm.auto import tqdm
