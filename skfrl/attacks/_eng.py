@@ -504,18 +504,7 @@ class PoisonGenerator(BaseAttack):
 
     def _adversarial_gradient(self, net, E_t, s_t, params) -> torch.Tensor:
         Z = net.module_.encode(torch.as_tensor(E_t, dtype=torch.float32))
-        s_t = torch.as_tensor(s_t)
-        if self.objective == "fld":
-            loss = -fld_torch(Z, s_t)
-        else:
-            from sklearn.linear_model import LogisticRegression
-
-            probe = LogisticRegression(max_iter=1000).fit(Z.detach().numpy(), s_t)
-            w = torch.as_tensor(probe.coef_[0], dtype=torch.float32)
-            b = torch.as_tensor(probe.intercept_, dtype=torch.float32)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                Z @ w + b, s_t.float()
-            )
+        loss = self._attacker_loss(Z, torch.as_tensor(s_t))
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         return _flat(grads, params).detach()
 
@@ -693,11 +682,15 @@ class PoisonGenerator(BaseAttack):
 
     # -- unrolled crafting ----------------------------------------------------
     def _attacker_loss(self, Z, s_t) -> torch.Tensor:
+        """The attacker's loss on representations ``Z`` of target rows.
+
+        ``-FLD``, or the cross-entropy of a logistic probe trained afresh on
+        ``Z`` (``objective="probe"``); lower means more leakage.
+        """
         if self.objective == "fld":
             return -fld_torch(Z, s_t)
         from sklearn.linear_model import LogisticRegression
 
-        # A probe trained afresh on the surrogate's representation.
         probe = LogisticRegression(max_iter=1000).fit(Z.detach().numpy(), s_t)
         w = torch.as_tensor(probe.coef_[0], dtype=Z.dtype)
         b = torch.as_tensor(probe.intercept_, dtype=Z.dtype)
@@ -750,7 +743,8 @@ class PoisonGenerator(BaseAttack):
             [p.detach().clone() for p in net.module_.parameters() if p.requires_grad]
             for net in self.ensemble_[(1 if states else 0) :]
         ]
-        surrogates = [[p.detach().clone() for p in st] for st in states]
+        # Snapshots are replaced, never modified in place: no copy needed.
+        surrogates = list(states)
         tick = time.perf_counter()
         base = self._bases(E, y, S, n_poison, rng, victims, proxy_pool)
         y_p, S_p = self._labels(y, S, base, rng)
