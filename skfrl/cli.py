@@ -860,6 +860,19 @@ def _summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _verdict(summary: pd.DataFrame, sensitive: str, confidence: float = 0.95):
+    """The audit's verdict sentences, for the report and the console."""
+    from .evaluation import robustness_verdict
+
+    present = set(summary["metric"])
+    return robustness_verdict(
+        summary,
+        harm={m: d for m, d in _HARM.items() if m in present},
+        labels=_metric_labels(sensitive),
+        confidence=confidence,
+    )
+
+
 def _code(text) -> str:
     """Text for a Markdown code span: verbatim, backticks replaced."""
     return str(text).replace("`", "'")
@@ -963,7 +976,7 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .evaluation import robustness_verdict, summarize
+    from .evaluation import summarize
     from .evaluation._report import Report, escape_markdown
     from .plotting import (
         plot_leakage_bars,
@@ -1003,13 +1016,7 @@ def write_report(results, fitted, context, out, *, elapsed: float, argv=None):
         "and Bengio, which accounts for folds sharing training rows). "
         "Beyond noise = the interval excludes 0."
     )
-    verdict = robustness_verdict(
-        summary,
-        harm={m: _HARM[m] for m in present},
-        labels=labels,
-        confidence=confidence,
-    )
-    report.bullets(verdict)
+    report.bullets(_verdict(summary, sensitive_name, confidence=confidence))
     if protocol == "retrain":
         report.paragraph(
             "Liu et al. (2024) assume the victim is well trained before the "
@@ -1431,7 +1438,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from .evaluation import robustness_verdict, summarize
+    from .evaluation import summarize
 
     results = output[0]
     summary = summarize(results)
@@ -1444,11 +1451,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(index=False))
     sensitive_name = str(output[2]["data"]["sensitive"])
     print("Verdict:")
-    for line in robustness_verdict(
-        summary,
-        harm={m: d for m, d in _HARM.items() if m in set(results["metric"])},
-        labels=_metric_labels(sensitive_name),
-    ):
+    for line in _verdict(summary, sensitive_name):
         print("- " + line.replace("**", ""))
     print(f"report: {path} (and report.html, results.csv, settings.json)")
     return 0
