@@ -1,11 +1,13 @@
-"""A seeded, process-wide section of torch's random number generator."""
+"""Seeding: one seed per ``random_state``, filled-in sub-estimators, torch's RNG."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 
-__all__ = ["torch_rng"]
+import numpy as np
+
+__all__ = ["fill_random_state", "seed_from", "torch_rng"]
 
 #: Torch's default generator is one per process; threads that seed and draw
 #: from it at the same time would interleave their streams.
@@ -45,3 +47,77 @@ def torch_rng(seed: int):
     with _TORCH_RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         yield
+
+
+def seed_from(random_state) -> int:
+    """Draw one int32 seed from ``random_state``.
+
+    The one way skfrl turns a ``random_state`` parameter (None, an int or a
+    :class:`numpy.random.RandomState`) into a seed for torch or for a
+    sub-estimator: the same ``random_state`` gives the same seed.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+        As scikit-learn's :func:`~sklearn.utils.check_random_state` takes it.
+
+    Returns
+    -------
+    seed : int
+        In ``[0, 2**31 - 1)``.
+
+    Examples
+    --------
+    >>> from skfrl.utils import seed_from
+    >>> seed_from(0) == seed_from(0)
+    True
+    """
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def fill_random_state(estimator, seed: int, *, deep: bool = True):
+    """Give every unset ``random_state`` of ``estimator`` the seed ``seed``.
+
+    Parameters set to anything but None are left alone, so a user's explicit
+    seed wins. Works in place and returns ``estimator`` (clone it first to
+    keep the caller's object unchanged).
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    estimator : estimator
+        Any object with scikit-learn's ``get_params``/``set_params``.
+    seed : int
+        The seed given to unset ``random_state`` parameters.
+    deep : bool, default=True
+        Also fill nested estimators' ``random_state`` (``step__random_state``
+        of a Pipeline, ``estimator__random_state`` of a wrapper).
+
+    Returns
+    -------
+    estimator : estimator
+        The same object.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skfrl.utils import fill_random_state
+    >>> pipe = fill_random_state(make_pipeline(LogisticRegression()), 7)
+    >>> pipe[-1].random_state
+    7
+    """
+    params = estimator.get_params(deep=deep)
+    unset = {
+        key: seed
+        for key, value in params.items()
+        if (key == "random_state" or key.endswith("__random_state")) and value is None
+    }
+    if unset:
+        estimator.set_params(**unset)
+    return estimator

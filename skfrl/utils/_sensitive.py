@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["SensitiveAttribute", "check_sensitive_features", "is_fair_representation"]
+__all__ = ["SensitiveAttribute", "SensitiveEncoder", "check_sensitive_features"]
 
 #: A float column with more distinct values than this is treated as continuous
 #: when the kind is inferred.
@@ -225,29 +225,125 @@ def check_sensitive_features(
     return values, attributes
 
 
-def is_fair_representation(estimator) -> bool:
-    """Whether ``estimator`` is an skfrl fair-representation model.
+class SensitiveEncoder:
+    """Encode sensitive features as a model trained on them: fitted once, stored.
 
-    Such a model's ``transform`` returns the learned representation ``Z``.
-    Third-party models can opt in by setting the class attribute
-    ``_skfrl_representation = True``.
+    ``fit`` validates the attributes (:func:`check_sensitive_features`) and
+    keeps what their encoding needs: the groups of each categorical
+    attribute, the mean and scale of each continuous one. ``transform``
+    encodes new rows the same way and refuses groups the fit never saw, so
+    a model and everything that looks into its training (attacks, the
+    gradient sanitiser) read the attributes identically.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
-    estimator : object
-        Any object.
+    kinds : str, list, dict or None, default=None
+        As in :func:`check_sensitive_features`.
+    allow_continuous : bool, default=True
+        Whether continuous attributes are accepted.
 
-    Returns
-    -------
-    bool
+    Attributes
+    ----------
+    attributes_ : list of SensitiveAttribute
+        Per attribute, its name, kind and groups.
+    class_counts_ : list of ndarray
+        Per categorical attribute, the rows of each group in the fitted data.
+    mean_, scale_ : ndarray of shape (n_continuous,) or None
+        Standardisation of the continuous attributes.
 
     Examples
     --------
-    >>> from sklearn.decomposition import PCA
-    >>> from skfrl.utils import is_fair_representation
-    >>> is_fair_representation(PCA())
-    False
+    >>> from skfrl.utils import SensitiveEncoder
+    >>> enc = SensitiveEncoder().fit(["f", "m", "m"])
+    >>> enc.transform(["m", "f"])["s_cat"].ravel().tolist()
+    [1, 0]
     """
-    return bool(getattr(estimator, "_skfrl_representation", False)) and hasattr(
-        estimator, "transform"
-    )
+
+    def __init__(self, kinds=None, allow_continuous: bool = True):
+        self.kinds = kinds
+        self.allow_continuous = allow_continuous
+
+    def _encode(self, values, attributes) -> dict:
+        cat = [
+            v
+            for v, a in zip(values, attributes, strict=True)
+            if a.kind == "categorical"
+        ]
+        cont = [
+            v for v, a in zip(values, attributes, strict=True) if a.kind == "continuous"
+        ]
+        out = {}
+        if cat:
+            out["s_cat"] = np.column_stack(cat).astype(np.int64)
+        if cont:
+            out["s_cont"] = ((np.column_stack(cont) - self.mean_) / self.scale_).astype(
+                np.float32
+            )
+        return out
+
+    def fit(self, sensitive_features, *, n_samples: int | None = None):
+        """Validate ``sensitive_features`` and learn their encoding."""
+        values, attrs = check_sensitive_features(
+            sensitive_features,
+            n_samples=n_samples,
+            kinds=self.kinds,
+            allow_continuous=self.allow_continuous,
+        )
+        self.attributes_ = attrs
+        self.class_counts_ = [
+            np.bincount(v, minlength=a.n_classes)
+            for v, a in zip(values, attrs, strict=True)
+            if a.kind == "categorical"
+        ]
+        cont = [v for v, a in zip(values, attrs, strict=True) if a.kind == "continuous"]
+        if cont:
+            arr = np.column_stack(cont)
+            self.mean_, self.scale_ = arr.mean(axis=0), arr.std(axis=0)
+        else:
+            self.mean_ = self.scale_ = None
+        self._fit_values = values
+        return self
+
+    def fit_transform(self, sensitive_features, *, n_samples: int | None = None):
+        """``fit``, then the encoding of the same rows."""
+        self.fit(sensitive_features, n_samples=n_samples)
+        values = self._fit_values
+        del self._fit_values
+        return self._encode(values, self.attributes_)
+
+    def transform(self, sensitive_features, *, input_name="sensitive_features"):
+        """Encode rows as the fitted data was encoded.
+
+        Returns
+        -------
+        dict
+            ``"s_cat"`` (int64 group codes, one column per categorical
+            attribute) and/or ``"s_cont"`` (standardised float32 values).
+
+        Raises
+        ------
+        ValueError
+            A different number of attributes, or a group the fit never saw.
+        """
+        frame = _as_frame(sensitive_features, input_name)
+        if frame.shape[1] != len(self.attributes_):
+            raise ValueError(
+                f"{input_name} has {frame.shape[1]} attribute(s); the encoder was "
+                f"fitted on {len(self.attributes_)}."
+            )
+        values = []
+        for j, attr in enumerate(self.attributes_):
+            col = frame.iloc[:, j].to_numpy()
+            if attr.kind == "categorical":
+                unknown = ~np.isin(col, attr.classes)
+                if unknown.any():
+                    raise ValueError(
+                        f"{input_name} holds groups never seen in fit in attribute "
+                        f"{attr.name!r}: {pd.unique(col[unknown])[:5].tolist()}."
+                    )
+                values.append(np.searchsorted(attr.classes, col))
+            else:
+                values.append(col.astype(np.float64))
+        return self._encode(values, self.attributes_)
