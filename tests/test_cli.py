@@ -6,8 +6,12 @@ import pandas as pd
 import pytest
 
 from skfrl import cli
-from skfrl.cli import _build_parser, main, run_audit, write_report
+from skfrl.cli import _build_parser, main
 from skfrl.datasets import make_biased_classification
+from skfrl.evaluation import run_audit, write_audit_report
+from skfrl.evaluation._audit import _parse_budgets
+from skfrl.evaluation._audit_data import load_csv
+from skfrl.evaluation._registry import ATTACKS
 
 # Small, fast settings for every audit run here.
 FAST = ["--max-epochs", "2", "--cv", "2", "--n-jobs", "1", "--repeats", "1"]
@@ -94,15 +98,9 @@ def test_audit_writes_a_report_folder(tmp_path, capsys):
 
 def test_audit_of_a_user_csv_with_eng(tmp_path, monkeypatch):
     # A few ENG steps keep the test fast; the attack's own tests cover crafting.
-    make_attack = cli._make_attack
-    monkeypatch.setattr(
-        cli,
-        "_make_attack",
-        lambda name: (
-            make_attack(name).set_params(n_steps=5)
-            if name == "eng"
-            else make_attack(name)
-        ),
+    eng = ATTACKS["eng"]
+    monkeypatch.setitem(
+        ATTACKS, "eng", eng._replace(make=lambda: eng.make().set_params(n_steps=5))
     )
     X, y, s = make_biased_classification(
         n_samples=300, random_state=0, return_frame=True
@@ -275,7 +273,7 @@ def test_audit_fine_tune_protocol_is_run_and_reported(tmp_path, capsys):
     # Every model continued a clean model of max_epochs for max_epochs more.
     for model in fitted.estimators.values():
         assert len(model.named_steps["frl"].history) == 2 * TINY["max_epochs"]
-    path = write_report(results, fitted, context, tmp_path, elapsed=1.0)
+    path = write_audit_report(results, fitted, context, tmp_path, elapsed=1.0)
     text = path.read_text()
     first = text.split("\n## ")[0]
     assert "Threat model: `fine-tune`" in first
@@ -292,7 +290,7 @@ def _no_evaluation(monkeypatch):
         calls.append({"X": X, "y": y, "s": sensitive_features, **kwargs})
         return pd.DataFrame({"metric": [], "value": []}), None
 
-    monkeypatch.setattr("skfrl.evaluation.cross_validate_robustness", evaluate)
+    monkeypatch.setattr("skfrl.evaluation._audit.cross_validate_robustness", evaluate)
     return calls
 
 
@@ -349,7 +347,7 @@ def test_csv_numeric_target_with_missing_values_keeps_its_labels(tmp_path):
     )
     frame.to_csv(csv, index=False)
     with pytest.warns(UserWarning, match="1 with a missing target 'y'"):
-        X, y, s, info = cli._load_csv(str(csv), "y", "g")
+        X, y, s, info = load_csv(str(csv), "y", "g")
     # Pandas reads the column as floats; the label is still "1", not "1.0".
     assert info["positive_label"] == "1" and list(y) == [0, 1, 1, 0, 1, 0, 1]
     assert info["rows_dropped"]["missing target"] == 1 and len(s) == 7
@@ -383,7 +381,9 @@ def test_audit_help_explains_missing_values_and_the_positive_label(capsys):
 def test_budgets_counts_are_written_without_a_decimal_point(
     budgets, message, capsys, monkeypatch
 ):
-    monkeypatch.setattr(cli, "_load_dataset", pytest.fail)  # refused before
+    monkeypatch.setattr(
+        "skfrl.evaluation._audit.load_dataset", pytest.fail
+    )  # refused before
     assert main(["audit", "--budgets", budgets]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"skfrl audit: error: {message}" or message in err
@@ -391,7 +391,7 @@ def test_budgets_counts_are_written_without_a_decimal_point(
 
 
 def test_budgets_parse_fractions_counts_and_the_clean_reference():
-    budgets = cli._parse_budgets("0,0.05,2,10")
+    budgets = _parse_budgets("0,0.05,2,10")
     assert budgets == [0, 0.05, 2, 10]
     assert [type(b) for b in budgets] == [float, float, int, int]
 
@@ -531,7 +531,7 @@ def test_report_keeps_code_spans_verbatim_and_escapes_table_cells(tmp_path):
         budgets="0,0.1",
         **TINY,
     )
-    path = write_report(*out, tmp_path / "report", elapsed=1.0)
+    path = write_audit_report(*out, tmp_path / "report", elapsed=1.0)
     markdown = path.read_text()
     assert "positive label: `>50K`" in markdown
     assert "`my_group`" in markdown
