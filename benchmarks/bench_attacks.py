@@ -38,7 +38,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
+from _common import (
+    VICTIM_NAMES,
+    add_common_args,
+    interval,
+    load_train_test,
+    make_victim,
+    mean_sd,
+    pin_threads,
+    read_runs,
+    seed_range,
+    write_runs,
+)
 from fairlearn.metrics import (
     demographic_parity_difference,
     equalized_odds_difference,
@@ -46,9 +57,7 @@ from fairlearn.metrics import (
 from scipy import stats
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
-from threadpoolctl import threadpool_limits
 
 from skfrl.attacks import (
     AnchorAttack,
@@ -56,48 +65,11 @@ from skfrl.attacks import (
     PoisonGenerator,
     RandomPoisoning,
 )
-from skfrl.datasets import load_adult, load_compas, load_german, make_preprocessor
+from skfrl.datasets import make_preprocessor
 from skfrl.metrics import fld_score, representation_leakage
-from skfrl.models import ICVAE, AdversarialFairRepresentation, CFair
 from skfrl.utils import fine_tune
 
-# The adversarial victims' last iterate, whatever the library default is.
-VICTIMS = {
-    "adv": lambda: AdversarialFairRepresentation(averaging_epochs=None),
-    "cfair": lambda: CFair(mode="balanced", averaging_epochs=None),
-    "cfair-eo": lambda: CFair(mode="eo", averaging_epochs=None),
-    "icvae-s": lambda: ICVAE(supervised=True),
-    "icvae-us": lambda: ICVAE(supervised=False),
-}
-# Stabilised victims: an exponential moving average of the weights.
-for _name in ("adv", "cfair", "cfair-eo"):
-    VICTIMS[_name + "-ema"] = lambda f=VICTIMS[_name]: f().set_params(
-        averaging_epochs=5.0
-    )
-# The same small-data schedule as benchmarks/bench_models.py: the defaults are
-# sized for ~10^4 rows and give German's 700 rows too few optimizer steps.
-SCHEDULES = {"german": {"batch_size": 64, "max_epochs": 100}}
 ANCHORS = ("raa", "nraa")
-
-
-def load(name: str, n_train: int | None, seed: int = 0):
-    if name == "adult":
-        X, y, s = load_adult(sensitive="sex", subset="train", return_X_y_s=True)
-        Xt, yt, st = load_adult(sensitive="sex", subset="test", return_X_y_s=True)
-        Xt, yt, st = Xt.iloc[:5000], yt.iloc[:5000], st.iloc[:5000]
-    else:
-        if name == "german":
-            X, y, s = load_german(sensitive="age", return_X_y_s=True)
-        else:
-            X, y, s = load_compas(sensitive="race", return_X_y_s=True)
-        strata = y.astype(str) + s.astype(str)
-        X, Xt, y, yt, s, st = train_test_split(
-            X, y, s, test_size=0.3, stratify=strata, random_state=seed
-        )
-    if n_train and n_train < len(X):
-        idx = np.sort(np.random.default_rng(seed).choice(len(X), n_train, False))
-        X, y, s = X.iloc[idx], y.iloc[idx], s.iloc[idx]
-    return X, y, s, Xt, yt, st
 
 
 ALIGNED = dict(label_strategy="aligned", base_selection="stratified")
@@ -167,7 +139,8 @@ def evaluate(pipe, X, y, Xt, yt, st, seed):
 
 def run_cell(dataset, vname, seed, args, data):
     X, y, s, Xt, yt, st = data
-    base = VICTIMS[vname]().set_params(**SCHEDULES.get(dataset, {}))
+    # German gets the small-data schedule of the models benchmark.
+    base = make_victim(vname, dataset)
     rows = []
     key = dict(dataset=dataset, victim=vname, seed=seed)
     clean, clean_time = fit_clean(base, X, y, s, seed + 100)
@@ -239,7 +212,14 @@ def run_cell(dataset, vname, seed, args, data):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["adult", "german"])
-    parser.add_argument("--victims", nargs="+", default=["cfair"])
+    parser.add_argument(
+        "--victims",
+        nargs="+",
+        default=["cfair"],
+        choices=VICTIM_NAMES,
+        metavar="VICTIM",
+        help="victims, from: " + ", ".join(VICTIM_NAMES),
+    )
     parser.add_argument("--attacks", nargs="+", default=None)
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.05])
     parser.add_argument(
@@ -255,18 +235,13 @@ def main(argv=None):
         default=[1],
         help="epochs of continued training (0: the victim's max_epochs)",
     )
-    parser.add_argument("--seeds", type=int, default=2, help="up to 20 and more")
-    parser.add_argument(
-        "--first-seed", type=int, default=0, help="seeds run from here on"
-    )
     parser.add_argument("--n-train", type=int, default=6000)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="benchmarks/results/bench_attacks.csv")
-    parser.add_argument(
-        "--merge",
-        nargs="+",
-        default=None,
-        help="report on these run CSVs (concatenated) instead of running",
+    add_common_args(
+        parser,
+        seeds=2,
+        quick="German, CFair, one seed, both protocols",
+        out="bench_attacks",
+        merge=True,
     )
     parser.add_argument(
         "--docs",
@@ -275,27 +250,22 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     if args.merge:
-        report(pd.concat([pd.read_csv(f) for f in args.merge]), args.docs)
+        report(read_runs(args.merge), args.docs)
         return
     if args.quick:
         args.datasets, args.victims, args.seeds = ["german"], ["cfair"], 1
         args.protocols = ["retrain", "fine_tune"]
-    # One thread: torch's default of one per core is pathological on a
-    # small, busy machine.
-    torch.set_num_threads(1)
+    pin_threads()
     rows = []
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with threadpool_limits(limits=1):
-        for dataset in args.datasets:
-            data = load(dataset, args.n_train)
-            for vname in args.victims:
-                for seed in range(args.first_seed, args.first_seed + args.seeds):
-                    rows += run_cell(dataset, vname, seed, args, data)
-                    # Written as it goes: a long run can be merged while running.
-                    pd.DataFrame(rows).to_csv(args.out, index=False)
-    df = pd.DataFrame(rows)
+    for dataset in args.datasets:
+        data = load_train_test(dataset, args.n_train)
+        for vname in args.victims:
+            for seed in seed_range(args):
+                rows += run_cell(dataset, vname, seed, args, data)
+                # Written as it goes: a long run can be merged while running.
+                write_runs(rows, args.out)
     print(f"runs written to {args.out}")
-    report(df, args.docs)
+    report(pd.DataFrame(rows), args.docs)
 
 
 METRICS = [
@@ -321,18 +291,6 @@ DOCS_BEGIN = ".. BEGIN GENERATED TABLES (benchmarks/bench_attacks.py)"
 DOCS_END = ".. END GENERATED TABLES"
 
 
-def interval(d: np.ndarray, confidence: float = 0.95) -> dict:
-    """Mean, standard error and t interval of paired differences."""
-    d = np.asarray(d, dtype=float)
-    n = len(d)
-    mean = float(d.mean()) if n else np.nan
-    if n < 2:
-        return dict(mean=mean, se=np.nan, low=np.nan, high=np.nan, n=n)
-    se = float(d.std(ddof=1) / np.sqrt(n))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    return dict(mean=mean, se=se, low=mean - half, high=mean + half, n=n)
-
-
 def paired_changes(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per attacked run: its value minus the clean run of the same cell and seed."""
     clean = df[df.attack == "clean"].set_index([*CELL[:-1], "seed"])[metric]
@@ -345,6 +303,8 @@ def paired_changes(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 def change_table(att: pd.DataFrame) -> pd.DataFrame:
     out = []
     for keys, g in att.groupby([*CELL, "attack"], sort=False):
+        # TODO(lead): interval (benchmarks/_common.py) duplicates the statistics
+        # of skfrl.evaluation.summarize; switch to the public function.
         out.append(dict(zip([*CELL, "attack"], keys, strict=True)) | interval(g.delta))
     return pd.DataFrame(out)
 
@@ -409,10 +369,6 @@ def report(df: pd.DataFrame, docs: str | None) -> None:
         write_docs(summary, changes, ll_changes, versus, ratio_text, Path(docs))
 
 
-def _fmt(mean: float, sd: float) -> str:
-    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
-
-
 def _ci(row) -> str:
     if np.isnan(row["low"]):
         return f"{row['mean']:+.3f}"
@@ -460,7 +416,7 @@ def write_docs(summary, changes, ll_changes, versus, ratio_text, path: Path) -> 
     ]
     for keys, row in summary.iterrows():
         cells = [*_cell(keys[:-1]), keys[-1]]
-        cells += [_fmt(row[(m, "mean")], row[(m, "std")]) for m in METRICS]
+        cells += [mean_sd(row[(m, "mean")], row[(m, "std")]) for m in METRICS]
         cells.append(str(int(row[("n_seeds", "")])))
         lines.append("   " + ", ".join(f'"{c}"' for c in cells))
     lines += ["", ratio_text + ".", "", DOCS_END]

@@ -20,11 +20,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
+from _common import (
+    SCHEDULES,
+    add_common_args,
+    load_train_test,
+    mean_sd,
+    pin_threads,
+    read_runs,
+    seed_range,
+    write_runs,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
@@ -42,11 +50,6 @@ from skfrl.metrics import (
     sanitizer_precision_recall,
 )
 from skfrl.models import CFair
-
-try:  # run as a script from the repository root or as a module
-    from bench_attacks import SCHEDULES, load
-except ImportError:  # pragma: no cover
-    from benchmarks.bench_attacks import SCHEDULES, load
 
 ATTACKS = ["eng", "raa", "nraa"]
 SANITIZERS = ["none", "knn", "loss", "spectral", "gradient"]
@@ -91,20 +94,21 @@ def main(argv=None):
     parser.add_argument("--sanitizers", nargs="+", default=SANITIZERS)
     parser.add_argument("--budget", type=float, default=0.05)
     parser.add_argument("--contamination", type=float, default=0.05)
-    parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--n-train", type=int, default=6000)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="benchmarks/results/bench_defenses.csv")
-    parser.add_argument(
-        "--merge", nargs="+", default=None, help="report on these run CSVs instead"
+    add_common_args(
+        parser,
+        seeds=2,
+        quick="German, one seed",
+        out="bench_defenses",
+        merge=True,
     )
     args = parser.parse_args(argv)
     if args.merge:
-        report(pd.concat([pd.read_csv(f) for f in args.merge]))
+        report(read_runs(args.merge))
         return
     if args.quick:
         args.datasets, args.seeds = ["german"], 1
-    torch.set_num_threads(1)
+    pin_threads()
     print(
         f"settings: datasets={args.datasets} attacks={args.attacks} "
         f"sanitizers={args.sanitizers} budget={args.budget} "
@@ -115,9 +119,9 @@ def main(argv=None):
     rows = []
     start_all = time.perf_counter()
     for dataset in args.datasets:
-        X, y, s, Xt, yt, st = load(dataset, args.n_train)
+        X, y, s, Xt, yt, st = load_train_test(dataset, args.n_train)
         schedule = SCHEDULES.get(dataset, {})
-        for seed in range(args.seeds):
+        for seed in seed_range(args):
 
             def victim_model(schedule=schedule, seed=seed):
                 return CFair(random_state=seed, **schedule)
@@ -180,9 +184,7 @@ def main(argv=None):
                         flush=True,
                     )
             # Write after every seed so that an interrupted run keeps results.
-            df = pd.DataFrame(rows)
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            df.to_csv(args.out, index=False)
+            write_runs(rows, args.out)
     print(f"runs written to {args.out} ({time.perf_counter() - start_all:.0f}s)")
     report(pd.DataFrame(rows))
 
@@ -198,12 +200,6 @@ METRICS = [
 ]
 
 
-def _fmt(mean: float, sd: float) -> str:
-    if np.isnan(mean):
-        return "-"
-    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
-
-
 def report(df: pd.DataFrame) -> None:
     """Print a markdown table of mean ± sd over seeds."""
     keys = ["dataset", "attack", "sanitizer"]
@@ -212,7 +208,7 @@ def report(df: pd.DataFrame) -> None:
     print("\n| " + " | ".join([*keys, *METRICS, "seeds"]) + " |")
     print("|" + "---|" * (len(keys) + len(METRICS) + 1))
     for key in mean.index:
-        cells = list(key) + [_fmt(mean.loc[key, m], sd.loc[key, m]) for m in METRICS]
+        cells = list(key) + [mean_sd(mean.loc[key, m], sd.loc[key, m]) for m in METRICS]
         print("| " + " | ".join([*cells, str(n.loc[key])]) + " |")
 
 

@@ -47,6 +47,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _common import pin_threads
 
 
 def _rss_mb() -> float:
@@ -262,14 +263,12 @@ def _grid_time(n_rows: int, max_epochs: int, seed: int, n_jobs: int) -> float:
 
 def memory_child(n_rows: int, seed: int) -> dict:
     """One work unit on ``n_rows`` synthetic rows; run in a fresh process."""
-    import torch
-
     from skfrl.attacks import AnchorAttack
     from skfrl.datasets import make_biased_classification
     from skfrl.evaluation import cross_validate_robustness
     from skfrl.models import CFair
 
-    torch.set_num_threads(1)
+    pin_threads()
     after_imports = _rss_mb()
     X, y, s = make_biased_classification(
         n_samples=n_rows, n_features=10, random_state=seed

@@ -46,6 +46,8 @@ written into the table caption).
 Everything runs on one thread (torch, OpenMP and BLAS): on a shared machine
 extra threads make runs slower and their timings erratic.
 
+``--results-dir`` writes the run CSVs elsewhere (e.g. for a smoke run).
+
 Outputs:
 
 - a markdown table (mean ± sd over seeds) on stdout;
@@ -66,39 +68,32 @@ Usage::
 
 from __future__ import annotations
 
-import os
+import argparse
+import re
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
 
-# Before numpy / torch are imported, so that their thread pools start small.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import re  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from fairlearn.metrics import (  # noqa: E402
+import numpy as np
+import pandas as pd
+from _common import RESULTS_DIR, SCHEDULES, add_common_args, mean_sd, pin_threads
+from fairlearn.metrics import (
     demographic_parity_difference,
     equalized_odds_difference,
 )
-from joblib import Parallel, delayed  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+from joblib import Parallel, delayed
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-import skfrl.models  # noqa: E402
-from skfrl.datasets import load_adult, load_german, make_preprocessor  # noqa: E402
-from skfrl.metrics import fld_score, representation_leakage  # noqa: E402
+import skfrl.models
+from skfrl.datasets import load_adult, load_german, make_preprocessor
+from skfrl.metrics import fld_score, representation_leakage
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = ROOT / "benchmarks" / "results"
 DOCS_PAGE = ROOT / "docs" / "user_guide" / "models_benchmark.rst"
 BEGIN_MARK = ".. BEGIN GENERATED TABLES (benchmarks/bench_models.py)"
 END_MARK = ".. END GENERATED TABLES"
@@ -128,12 +123,6 @@ MODEL_SPECS = [
 
 # ``max_epochs`` overrides of the full run, by model label (runtime).
 EPOCH_OVERRIDES: dict[str, int] = {}
-# Training schedule per data set, the same for the fair and the unconstrained
-# version of every model. The models' defaults (batch 256, 20-50 epochs) are
-# sized for ~10^4 rows; on German's 700 training rows they give fewer than 150
-# optimizer steps, too few for the adversaries to catch up with the encoder
-# (measured: CFair probe AUC above its unconstrained version's).
-DATASET_SCHEDULES: dict[str, dict] = {"german": {"batch_size": 64, "max_epochs": 100}}
 QUICK_EPOCHS = 3
 
 DATASETS = ("adult", "german")
@@ -292,7 +281,7 @@ def run_one_split(dataset, seed, specs, args) -> list[dict]:
     ]
     for spec in specs:
         epochs = QUICK_EPOCHS if args.quick else EPOCH_OVERRIDES.get(spec.label)
-        schedule = DATASET_SCHEDULES.get(dataset, {})
+        schedule = SCHEDULES.get(dataset, {})
         if args.quick:
             schedule = {k: v for k, v in schedule.items() if k != "max_epochs"}
         for fair in (True, False):
@@ -336,8 +325,8 @@ _WARMED: set = set()
 
 def _run_split(dataset, seed, specs, args) -> list[dict]:
     """One split in this process: one thread, torch warmed up once."""
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    pin_threads()
+    with warnings.catch_warnings():
         # A probe on an almost-constant Z can warn about convergence; the
         # numbers are still what they are.
         warnings.simplefilter("ignore", category=UserWarning)
@@ -375,13 +364,10 @@ HEADERS = {
 
 
 def _cell(row, metric: str) -> str:
-    mean, sd = row[f"{metric}_mean"], row[f"{metric}_std"]
-    if pd.isna(mean):
-        return "–"
     digits = 1 if metric in ("fit_cpu_s", "fld") else 3
-    if pd.isna(sd):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return mean_sd(
+        row[f"{metric}_mean"], row[f"{metric}_std"], digits=digits, missing="–"
+    )
 
 
 def table_rows(summary: pd.DataFrame, dataset: str) -> list[list[str]]:
@@ -431,7 +417,7 @@ def describe_setup(summary: pd.DataFrame, dataset: str, args) -> str:
         )
     else:
         epochs = "all models with their default parameters and epochs"
-    schedule = DATASET_SCHEDULES.get(dataset)
+    schedule = SCHEDULES.get(dataset)
     if schedule and not args.quick:
         epochs = "every model with its default parameters except " + ", ".join(
             f"{k}={v}" for k, v in schedule.items()
@@ -484,10 +470,9 @@ def update_docs(summary: pd.DataFrame, datasets: list[str], args) -> None:
 # -- main ---------------------------------------------------------------------
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"smoke run: small Adult subsample, {QUICK_EPOCHS} epochs, seed 0",
+    add_common_args(
+        parser,
+        quick=f"smoke run: small Adult subsample, {QUICK_EPOCHS} epochs, seed 0",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=None)
@@ -503,6 +488,12 @@ def parse_args(argv):
         type=int,
         default=1,
         help="splits run in parallel (joblib); fit times then share the cores",
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=RESULTS_DIR,
+        help="folder of bench_models.csv and bench_models_summary.csv",
     )
     parser.add_argument(
         "--no-docs",
@@ -527,7 +518,7 @@ def main(argv=None) -> None:
     else:
         seeds = {d: DEFAULT_SEEDS[d] for d in datasets}
     specs, missing = available_specs(args.models)
-    torch.set_num_threads(1)
+    pin_threads()
     print(f"models: {', '.join(s.label for s in specs)}")
     print(f"missing from skfrl.models: {', '.join(missing) if missing else 'none'}")
     print(f"datasets and seeds: {seeds}", flush=True)
@@ -542,16 +533,16 @@ def main(argv=None) -> None:
 
     results = pd.DataFrame(rows)
     summary = summarize(results)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    results.to_csv(RESULTS_DIR / "bench_models.csv", index=False)
-    summary.to_csv(RESULTS_DIR / "bench_models_summary.csv", index=False)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    results.to_csv(args.results_dir / "bench_models.csv", index=False)
+    summary.to_csv(args.results_dir / "bench_models_summary.csv", index=False)
 
     for dataset in datasets:
         print(f"\n**{describe_setup(summary, dataset, args)}**\n")
         print(markdown_table(table_rows(summary, dataset)))
     print(f"\nmissing models: {', '.join(missing) if missing else 'none'}")
     print(f"total time: {elapsed:.0f} s")
-    print(f"results written to {RESULTS_DIR.relative_to(ROOT)}/bench_models*.csv")
+    print(f"results written to {args.results_dir}/bench_models*.csv")
     if default_run and not args.no_docs:
         update_docs(summary, datasets, args)
     else:

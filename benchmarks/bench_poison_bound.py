@@ -33,13 +33,12 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import copy
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from _common import add_common_args, pin_threads, write_runs
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -48,6 +47,7 @@ from sklearn.pipeline import make_pipeline
 from skfrl.attacks import AnchorAttack, PoisonGenerator, fld_torch, min_poison_count
 from skfrl.datasets import load_adult, load_german, make_preprocessor
 from skfrl.models import AdversarialFairRepresentation, CFair
+from skfrl.utils import fine_tune
 
 VICTIMS = {
     "adv": lambda: AdversarialFairRepresentation(max_epochs=20),
@@ -88,11 +88,9 @@ def fit_scratch(base, X, y, s, seed):
     return pre, frl
 
 
-def fine_tune(frl, pre, X, y, s, epochs):
-    tuned = copy.deepcopy(frl).set_params(max_epochs=epochs)
-    tuned.warm_start = True  # skorch: continue from the fitted weights
-    tuned.fit(np.asarray(pre.transform(X), np.float32), y, sensitive_features=s)
-    return tuned
+def tune(frl, pre, X, y, s, epochs):
+    """A copy of ``frl`` trained ``epochs`` more epochs on (X, y, s)."""
+    return fine_tune(frl, np.asarray(pre.transform(X), np.float32), y, s, epochs=epochs)
 
 
 def run(dataset, vname, args):
@@ -104,15 +102,13 @@ def run(dataset, vname, args):
     fld_clean = {sd: fld(f, p, Xt, st) for sd, (p, f) in clean.items()}
     pre0, frl0 = clean[0]
     victim0 = make_pipeline(pre0, frl0)
-    fld_ft_clean = fld(fine_tune(frl0, pre0, X, y, s, args.ft_epochs), pre0, Xt, st)
+    fld_ft_clean = fld(tune(frl0, pre0, X, y, s, args.ft_epochs), pre0, Xt, st)
     # Noise floor of the fine-tuning measurement: clean fine-tunes that differ
     # only in their shuffling seed.
     ft_noise = np.std(
         [
             fld(
-                fine_tune(
-                    frl0.set_params(random_state=sd), pre0, X, y, s, args.ft_epochs
-                ),
+                tune(frl0.set_params(random_state=sd), pre0, X, y, s, args.ft_epochs),
                 pre0,
                 Xt,
                 st,
@@ -180,7 +176,7 @@ def run(dataset, vname, args):
             )
             is_poison = np.r_[np.zeros(len(clean_probe)), np.ones(m)]
             align = scored.candidate_alignments
-            tuned = fine_tune(frl0, pre0, Xa, ya, sa, args.ft_epochs)
+            tuned = tune(frl0, pre0, Xa, ya, sa, args.ft_epochs)
             ft = fld(tuned, pre0, Xt, st) - fld_ft_clean
             scratch = []
             for sd in range(args.seeds):
@@ -224,22 +220,28 @@ def main(argv=None):
     parser.add_argument("--victims", nargs="+", default=["adv", "cfair"])
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.01, 0.05, 0.1])
     parser.add_argument("--target", type=float, default=0.1)
-    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n-train", type=int, default=2000)
     parser.add_argument("--n-target", type=int, default=2000)
     parser.add_argument("--ft-epochs", type=int, default=5)
     parser.add_argument("--candidates", type=int, default=300)
     parser.add_argument("--box-steps", type=int, default=0)
     parser.add_argument("--damping", default="auto")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="benchmarks/results/bench_poison_bound.csv")
+    # The seeds of the victims retrained from scratch (seed 0 is the one the
+    # bound and the attacks see).
+    add_common_args(
+        parser,
+        seeds=3,
+        first_seed=False,
+        quick="German, the adversarial victim, two seeds, a 5 %% budget",
+        out="bench_poison_bound",
+    )
     args = parser.parse_args(argv)
     if args.damping != "auto":
         args.damping = float(args.damping)
     if args.quick:
         args.datasets, args.victims, args.seeds = ["german"], ["adv"], 2
         args.budgets = [0.05]
-    torch.set_num_threads(1)
+    pin_threads()
     rows = []
     bounds = []
     for dataset in args.datasets:
@@ -258,9 +260,7 @@ def main(argv=None):
                     A=b.alignment_max,
                 )
             )
-    df = pd.DataFrame(rows)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out, index=False)
+    df = write_runs(rows, args.out)
     pd.set_option("display.width", 200)
     print("\nBound per victim (first order, target FLD increase tau):")
     print(pd.DataFrame(bounds).round(3).to_string(index=False))

@@ -27,10 +27,17 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import (
+    add_common_args,
+    mean_sd,
+    pin_threads,
+    read_runs,
+    seed_range,
+    write_runs,
+)
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -131,22 +138,24 @@ def main(argv=None):
     parser.add_argument(
         "--rates", nargs="+", type=float, default=[0.0, 0.001, 0.002, 0.005, 0.01]
     )
-    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n-train", type=int, default=8000)
     parser.add_argument("--n-test", type=int, default=4000)
     parser.add_argument("--contamination", type=float, default=0.05)
     parser.add_argument("--upweight", type=float, default=5.0)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="benchmarks/results/bench_tension.csv")
-    parser.add_argument(
-        "--merge", nargs="+", default=None, help="report on these run CSVs instead"
+    add_common_args(
+        parser,
+        seeds=3,
+        quick="one seed, rates 0 and 0.002, 3,000 training rows",
+        out="bench_tension",
+        merge=True,
     )
     args = parser.parse_args(argv)
     if args.merge:
-        report(pd.concat([pd.read_csv(f) for f in args.merge]))
+        report(read_runs(args.merge))
         return
     if args.quick:
         args.seeds, args.rates, args.n_train = 1, [0.0, 0.002], 3000
+    pin_threads()
     print(
         f"settings: datasets={args.datasets} rates={args.rates} seeds={args.seeds} "
         f"n_train<={args.n_train} n_test<={args.n_test} "
@@ -156,7 +165,7 @@ def main(argv=None):
     start = time.perf_counter()
     rows = []
     for dataset in args.datasets:
-        for seed in range(args.seeds):
+        for seed in seed_range(args):
             X, Xt, y, yt, s, st = load(dataset, args.n_train, args.n_test, seed)
             for rate in args.rates:
                 # Rate 0 still needs the trigger (for the no-poison baseline
@@ -204,8 +213,7 @@ def main(argv=None):
                     flush=True,
                 )
             # Write as we go so that an interrupted run keeps its results.
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(rows).to_csv(args.out, index=False)
+            write_runs(rows, args.out)
     print(f"runs written to {args.out} ({time.perf_counter() - start:.0f}s)")
     report(pd.DataFrame(rows))
 
@@ -223,12 +231,6 @@ METRICS = [
     "precision",
     "recall",
 ]
-
-
-def _fmt(mean: float, sd: float) -> str:
-    if np.isnan(mean):
-        return "-"
-    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
 
 
 def report(df: pd.DataFrame) -> None:
@@ -250,7 +252,7 @@ def report(df: pd.DataFrame) -> None:
     print("|" + "---|" * (len(keys) + len(METRICS) + 1))
     for key in mean.index:
         cells = [str(k) for k in key]
-        cells += [_fmt(mean.loc[key, m], sd.loc[key, m]) for m in METRICS]
+        cells += [mean_sd(mean.loc[key, m], sd.loc[key, m]) for m in METRICS]
         print("| " + " | ".join([*cells, str(n.loc[key])]) + " |")
 
 

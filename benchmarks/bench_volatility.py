@@ -25,13 +25,20 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from bench_attacks import SCHEDULES, VICTIMS, load
-from threadpoolctl import threadpool_limits
+from _common import (
+    VICTIM_NAMES,
+    add_common_args,
+    interval,
+    load_train_test,
+    make_victim,
+    pin_threads,
+    read_runs,
+    seed_range,
+    write_runs,
+)
 
 from skfrl.callbacks import LeakageMonitor, leakage_volatility
 from skfrl.datasets import make_preprocessor
@@ -46,14 +53,10 @@ def run(dataset, vname, stab, seed, data, rows):
     pre = make_preprocessor(X).fit(X)
     E, Et = pre.transform(X), pre.transform(Xt)
     monitor = LeakageMonitor(Et, st, every=1, cv=3, random_state=seed)
-    frl = (
-        VICTIMS[vname]()
-        .set_params(**SCHEDULES.get(dataset, {}))
-        .set_params(
-            averaging_epochs=STABILISERS[stab],
-            random_state=seed + 100,
-            callbacks=[("leakage", monitor)],
-        )
+    frl = make_victim(vname, dataset).set_params(
+        averaging_epochs=STABILISERS[stab],
+        random_state=seed + 100,
+        callbacks=[("leakage", monitor)],
     )
     frl.fit(E, y, sensitive_features=s)
     auc = representation_leakage(frl.transform(Et), st, cv=3, random_state=seed)
@@ -100,8 +103,6 @@ def report(df: pd.DataFrame) -> pd.DataFrame:
         values=["auc", "epoch_sd", "cont3", "accuracy"],
     )
     if ("auc", "ema") in wide and ("auc", "none") in wide:
-        from bench_attacks import interval
-
         print("\nEMA minus last iterate, paired by seed (mean [95 % interval]):")
         for (dataset, victim), sub in wide.groupby(level=[0, 1]):
             parts = []
@@ -118,28 +119,30 @@ def report(df: pd.DataFrame) -> pd.DataFrame:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["adult", "german"])
-    parser.add_argument("--victims", nargs="+", default=["cfair", "cfair-eo", "adv"])
+    parser.add_argument(
+        "--victims",
+        nargs="+",
+        default=["cfair", "cfair-eo", "adv"],
+        choices=VICTIM_NAMES,
+        metavar="VICTIM",
+        help="victims, from: " + ", ".join(VICTIM_NAMES),
+    )
     parser.add_argument("--stabilisers", nargs="+", default=["none", "ema"])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--n-train", type=int, default=6000)
-    parser.add_argument("--out", default="benchmarks/results/bench_volatility.csv")
-    parser.add_argument("--merge", nargs="+", default=None)
+    add_common_args(parser, seeds=5, out="bench_volatility", merge=True)
     args = parser.parse_args(argv)
     if args.merge:
-        report(pd.concat([pd.read_csv(f) for f in args.merge]))
+        report(read_runs(args.merge))
         return
-    torch.set_num_threads(1)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    pin_threads()
     rows = []
-    with threadpool_limits(limits=1):
-        for dataset in args.datasets:
-            data = load(dataset, args.n_train)
-            for vname in args.victims:
-                for seed in range(args.first_seed, args.first_seed + args.seeds):
-                    for stab in args.stabilisers:
-                        run(dataset, vname, stab, seed, data, rows)
-                        pd.DataFrame(rows).to_csv(args.out, index=False)
+    for dataset in args.datasets:
+        data = load_train_test(dataset, args.n_train)
+        for vname in args.victims:
+            for seed in seed_range(args):
+                for stab in args.stabilisers:
+                    run(dataset, vname, stab, seed, data, rows)
+                    write_runs(rows, args.out)
     report(pd.DataFrame(rows))
 
 

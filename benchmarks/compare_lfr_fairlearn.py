@@ -29,6 +29,7 @@ import argparse
 import time
 
 import numpy as np
+from _common import add_common_args, pin_threads
 from fairlearn.metrics import demographic_parity_difference
 from fairlearn.preprocessing import PrototypeRepresentationLearner
 from sklearn.linear_model import LogisticRegression
@@ -115,8 +116,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adult-rows", type=int, default=1000)
     parser.add_argument("--max-iter", type=int, default=30, help="fairlearn max_iter")
-    parser.add_argument("--quick", action="store_true", help="synthetic data only")
+    add_common_args(parser, quick="synthetic data only")
     args = parser.parse_args()
+    pin_threads()
 
     print(f"K = {K}; columns: fit seconds, accuracy, probe AUC(s | Z), DP difference")
     print(

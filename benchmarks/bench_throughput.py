@@ -1,26 +1,22 @@
-"""Training-cost benchmarks of skfrl (DESIGN.md section 5).
+"""Training throughput of skfrl: the skorch loop against a hand-written one.
 
-Two ratios are measured and printed; they are not asserted (this is a
-script, not a test):
-
-1. Throughput of the skorch-based training loop
-   (``AdversarialFairRepresentation.fit``) against a hand-written PyTorch
-   loop over the same ``_AdversarialModule``, data, batch size, epochs,
-   losses and optimizers. Target: skorch / hand >= 0.85.
-2. Wall time of a ``GridSearchCV`` over
-   ``Pipeline(make_preprocessor, AdversarialFairRepresentation,
-   LogisticRegression)`` scored with ``{"accuracy", make_leakage_scorer()}``
-   against the same search scored by ``"accuracy"`` alone.
-   Target: <= 1.3.
+The throughput of the skorch-based training loop
+(``AdversarialFairRepresentation.fit``) is measured against a hand-written
+PyTorch loop over the same network, data, batch size, epochs, losses and
+optimizers, and the ratio printed (DESIGN.md section 5; target: skorch /
+hand >= 0.85). It is not asserted: this is a script, not a test. The cost
+of scoring leakage inside a ``GridSearchCV`` is the other training-cost
+benchmark, ``benchmarks/bench_gridsearch.py``.
 
 What the hand-written loop does (per fit), kept as close to what a
 competent PyTorch user would write for the same model as possible:
 
 - ``torch.as_tensor`` on the prepared float32 ``X`` and int64 ``y`` / ``s``
   codes, ``torch.manual_seed`` with the seed skfrl derives from
-  ``random_state``, construction of ``_AdversarialModule`` with the very
-  arguments the skfrl model uses, and two ``torch.optim.Adam`` (encoder +
-  task head; adversaries) with the model's learning rate;
+  ``random_state`` (:func:`skfrl.utils.seed_from`), construction of the
+  model's network class (``type(model.module_)``) with the very arguments
+  the skfrl model uses, and two ``torch.optim.Adam`` (encoder + task head;
+  adversaries) with the model's learning rate;
 - per epoch: ``torch.randperm(n)`` and, per batch, index slicing of the three
   tensors; ``zero_grad(set_to_none=True)`` of both optimizers; one forward
   pass; task cross-entropy plus the adversaries' cross-entropy (all heads
@@ -35,31 +31,29 @@ It does not record a per-batch history, run callbacks, check for a
 non-finite loss or validate inputs; that bookkeeping is the overhead being
 measured. The skorch side is timed as a user calls it: the whole
 ``fit(X, y, sensitive_features=s)`` on the same float32 array and codes
-(its input validation and encoding included). The epoch loops alone
-(skorch's ``EpochTimer`` durations vs the hand loop's epochs) are reported
-as a second ratio. Runs of the two sides are interleaved (alternating which
-goes first) so that load from other processes on the machine hits both
-alike, and a warm-up run of each checks that both produce the same weights
-(they do, bit for bit). The skorch model is given
-``iterator_train__shuffle=True`` explicitly: at the time of writing the
-class-level default is not applied, so a default model does not shuffle
-(the script prints a note when that is still the case).
+(its input validation and encoding included). The skfrl model trains its
+last iterate (``averaging_epochs=None``), as the hand loop does. The epoch
+loops alone (skorch's ``EpochTimer`` durations vs the hand loop's epochs)
+are reported as a second ratio. Runs of the two sides are interleaved
+(alternating which goes first) so that load from other processes on the
+machine hits both alike, and a warm-up run of each checks that both produce
+the same weights (they do, bit for bit).
 
 Threads: by default torch and the BLAS/OpenMP pools (threadpoolctl) are
-pinned to one thread (``--threads 0`` keeps the libraries' defaults). On a
-shared two-core machine, two OpenMP/OpenBLAS threads competing with other
-processes made both loops up to 20x slower and erratic, and scipy's L-BFGS-B
-in the leakage probe 5-15x slower. Process CPU time is reported next to
-wall time as the measure least sensitive to other load.
+pinned to one thread, and the skfrl model is given the same ``n_threads``
+(``--threads 0`` keeps the libraries' defaults). On a shared two-core
+machine, two OpenMP/OpenBLAS threads competing with other processes made
+both loops up to 20x slower and erratic. Process CPU time is reported next
+to wall time as the measure least sensitive to other load.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_training.py            # full run
-    .venv/bin/python benchmarks/bench_training.py --quick    # smoke run
-    .venv/bin/python benchmarks/bench_training.py --epochs 3 --repeats 5 \\
+    .venv/bin/python benchmarks/bench_throughput.py            # full run
+    .venv/bin/python benchmarks/bench_throughput.py --quick    # smoke run
+    .venv/bin/python benchmarks/bench_throughput.py --epochs 3 --repeats 5 \\
         --threads 2 --profile
 
-Results are also written to ``benchmarks/results/bench_training.json``.
+Results are also written to ``benchmarks/results/bench_throughput.json``.
 """
 
 from __future__ import annotations
@@ -67,10 +61,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
-import json
 import math
 import os
-import platform
 import pstats
 import statistics
 import sys
@@ -80,26 +72,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import sklearn
-import skorch
 import skorch.utils
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
-from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_info, threadpool_limits
+from _common import RESULTS_DIR, add_common_args, environment, pin_threads, write_json
 from torch.nn import functional as F
 
 from skfrl.datasets import load_adult, make_preprocessor
-from skfrl.metrics import make_leakage_scorer
 from skfrl.models import AdversarialFairRepresentation
-from skfrl.models._adversarial import _AdversarialModule
+from skfrl.utils import seed_from
 
 THROUGHPUT_TARGET = 0.85
-GRIDSEARCH_TARGET = 1.3
 BATCH_SIZE = 256
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_training.json"
+RESULTS = RESULTS_DIR / "bench_throughput.json"
 
 
 # -- data ---------------------------------------------------------------------
@@ -120,32 +104,35 @@ def load_throughput_data(n_rows: int | None):
 
 
 # -- the two training loops ---------------------------------------------------
-def make_model(epochs: int) -> AdversarialFairRepresentation:
-    # Shuffling is asked for explicitly: BaseFairNet's class-level default
-    # ``iterator_train__shuffle = True`` is not seen by skorch's
-    # ``get_params_for`` (see ``default_model_shuffles``), and the hand loop
-    # shuffles every epoch.
+def make_model(epochs: int, n_threads: int | None) -> AdversarialFairRepresentation:
+    # The last iterate, as the hand loop trains it (no weight averaging), on
+    # the threads the hand loop gets.
     return AdversarialFairRepresentation(
         max_epochs=epochs,
         batch_size=BATCH_SIZE,
+        averaging_epochs=None,
+        n_threads=n_threads,
         random_state=0,
-        iterator_train__shuffle=True,
     )
 
 
 def default_model_shuffles(X, y) -> bool:
-    """Whether a default-constructed model's training iterator shuffles."""
+    """Whether a default-constructed model's training iterator shuffles.
+
+    The hand loop shuffles every epoch; a model that did not would not be
+    compared like for like (and the warm-up weight check would fail).
+    """
     model = AdversarialFairRepresentation(max_epochs=1, random_state=0)
     dataset = model.get_dataset({"X": X[:10]}, y[:10])
     return bool(getattr(model.get_iterator(dataset, training=True), "shuffle", True))
 
 
-def skorch_fit(X, y, s, epochs: int):
+def skorch_fit(X, y, s, epochs: int, n_threads: int | None):
     """Time ``AdversarialFairRepresentation.fit``.
 
     Returns the wall time of ``fit``, the summed epoch durations and the model.
     """
-    model = make_model(epochs)
+    model = make_model(epochs, n_threads)
     t0 = time.perf_counter()
     model.fit(X, y, sensitive_features=s)
     total = time.perf_counter() - t0
@@ -158,6 +145,8 @@ def module_spec(model: AdversarialFairRepresentation) -> dict:
     attrs = model.sensitive_attributes_
     assert len(attrs) == 1 and attrs[0].kind == "categorical", attrs
     return {
+        # The model's own network class; skfrl does not export it.
+        "module_class": type(model.module_),
         "module_args": {
             "n_features": model.n_features_in_,
             "hidden_layer_sizes": tuple(model.hidden_layer_sizes),
@@ -171,8 +160,8 @@ def module_spec(model: AdversarialFairRepresentation) -> dict:
         },
         "lr": model.lr,
         "adversary_steps": model.adversary_steps,
-        # BaseFairNet seeds torch with a seed drawn from random_state.
-        "seed": int(check_random_state(0).randint(np.iinfo(np.int32).max)),
+        # skfrl seeds torch with the seed it draws from random_state.
+        "seed": seed_from(model.random_state),
     }
 
 
@@ -188,7 +177,7 @@ def hand_fit(X, y, s, spec: dict, epochs: int, batch_size: int = BATCH_SIZE):
     counts = torch.bincount(st).double()
     class_weight = (counts.sum() / (len(counts) * counts.clamp(min=1))).float()
     torch.manual_seed(spec["seed"])
-    module = _AdversarialModule(**spec["module_args"])
+    module = spec["module_class"](**spec["module_args"])
     main_params = [
         p for n, p in module.named_parameters() if not n.startswith("adversaries.")
     ]
@@ -241,18 +230,20 @@ def max_weight_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
     return max(float((sa[k] - sb[k]).abs().max()) for k in sa)
 
 
-def bench_throughput(epochs: int, repeats: int, n_rows: int | None) -> dict:
+def bench_throughput(
+    epochs: int, repeats: int, n_rows: int | None, n_threads: int | None
+) -> dict:
     X, y, s = load_throughput_data(n_rows)
     n = len(X)
     n_batches = math.ceil(n / BATCH_SIZE)
     print(
-        f"\n== 1. Throughput: Adult (sex), {n} rows x {X.shape[1]} features, "
+        f"\n== Throughput: Adult (sex), {n} rows x {X.shape[1]} features, "
         f"batch_size={BATCH_SIZE}, {epochs} epoch(s), {repeats} repeat(s) =="
     )
 
     # Warm-up of both sides (allocator, kernels, imports), which also checks
     # that the hand loop trains the very same network the same way.
-    _, _, model = skorch_fit(X, y, s, epochs)
+    _, _, model = skorch_fit(X, y, s, epochs, n_threads)
     spec = module_spec(model)
     _, _, module = hand_fit(X, y, s, spec, epochs)
     diff = max_weight_difference(model.module_, module)
@@ -266,8 +257,8 @@ def bench_throughput(epochs: int, repeats: int, n_rows: int | None) -> dict:
     shuffles = default_model_shuffles(X, y)
     if not shuffles:
         print(
-            "note: AdversarialFairRepresentation() does NOT shuffle by default "
-            "(iterator_train__shuffle is ignored); passed explicitly here"
+            "note: AdversarialFairRepresentation() does NOT shuffle by default; "
+            "the hand loop does, so the two sides are not comparable"
         )
 
     # Wall time is what the targets are about; process CPU time (one torch
@@ -280,7 +271,7 @@ def bench_throughput(epochs: int, repeats: int, n_rows: int | None) -> dict:
             gc.collect()
             c0 = time.process_time()
             if side == "skorch":
-                total, ep, _ = skorch_fit(X, y, s, epochs)
+                total, ep, _ = skorch_fit(X, y, s, epochs, n_threads)
             else:
                 total, ep, _ = hand_fit(X, y, s, spec, epochs)
             runs[f"{side}_cpu"].append(time.process_time() - c0)
@@ -410,7 +401,9 @@ def bookkeeping_costs(model, X, y, s) -> dict:
     return out
 
 
-def profile_skorch(epochs: int, n_rows: int | None, top: int = 25) -> dict:
+def profile_skorch(
+    epochs: int, n_rows: int | None, n_threads: int | None, top: int = 25
+) -> dict:
     """cProfile one skorch fit and one hand fit; print where skorch spends more.
 
     cProfile inflates Python-heavy code, so the absolute numbers overstate
@@ -418,10 +411,10 @@ def profile_skorch(epochs: int, n_rows: int | None, top: int = 25) -> dict:
     """
     X, y, s = load_throughput_data(n_rows)
     n_batches = math.ceil(len(X) / BATCH_SIZE) * epochs
-    _, _, model = skorch_fit(X, y, s, epochs)  # warm-up
+    _, _, model = skorch_fit(X, y, s, epochs, n_threads)  # warm-up
     spec = module_spec(model)
     hand_wall = min(hand_fit(X, y, s, spec, epochs)[0] for _ in range(2))
-    sk = _profile(lambda: skorch_fit(X, y, s, epochs))
+    sk = _profile(lambda: skorch_fit(X, y, s, epochs, n_threads))
     hd = _profile(lambda: hand_fit(X, y, s, spec, epochs))
 
     def us(seconds):
@@ -483,130 +476,26 @@ def profile_skorch(epochs: int, n_rows: int | None, top: int = 25) -> dict:
     }
 
 
-# -- GridSearchCV -------------------------------------------------------------
-def bench_gridsearch(n_rows: int, max_epochs: int, repeats: int) -> dict:
-    X, y, s = load_adult(sensitive="sex", return_X_y_s=True, subset="train")
-    rows = np.random.default_rng(0).choice(len(X), n_rows, replace=False)
-    X, y, s = X.iloc[rows], y.iloc[rows], s.iloc[rows]
-    print(
-        f"\n== 2. GridSearchCV: Adult (sex) {n_rows} rows, cv=3, 2 candidates, "
-        f"max_epochs={max_epochs}, {repeats} repeat(s) =="
-    )
-
-    def search(scoring):
-        frl = AdversarialFairRepresentation(max_epochs=max_epochs, random_state=0)
-        frl.set_fit_request(sensitive_features=True)
-        pipe = make_pipeline(
-            make_preprocessor(X), frl, LogisticRegression(max_iter=1000)
-        )
-        gs = GridSearchCV(
-            pipe,
-            param_grid={"adversarialfairrepresentation__lambda_adv": [0.1, 1.0]},
-            cv=3,
-            scoring=scoring,
-            refit="accuracy" if isinstance(scoring, dict) else True,
-        )
-        gc.collect()
-        t0, c0 = time.perf_counter(), time.process_time()
-        gs.fit(X, y, sensitive_features=s)
-        return time.perf_counter() - t0, time.process_time() - c0, gs
-
-    scorings = {
-        "accuracy": "accuracy",
-        "accuracy+leakage": {
-            "accuracy": "accuracy",
-            "leakage": make_leakage_scorer("roc_auc", random_state=0),
-        },
-    }
-    times = {k: [] for k in scorings}
-    cpu = {k: [] for k in scorings}
-    with sklearn.config_context(enable_metadata_routing=True):
-        search("accuracy")  # warm-up
-        for r in range(repeats):
-            names = list(scorings) if r % 2 == 0 else list(scorings)[::-1]
-            for name in names:
-                t, c, gs = search(scorings[name])
-                times[name].append(t)
-                cpu[name].append(c)
-                if name == "accuracy+leakage" and r == 0:
-                    cv = gs.cv_results_
-                    for i, p in enumerate(cv["params"]):
-                        print(
-                            f"  {p}: accuracy {cv['mean_test_accuracy'][i]:.3f}, "
-                            f"leakage score (-AUC) {cv['mean_test_leakage'][i]:.3f}"
-                        )
-            print(
-                f"  repeat {r + 1}/{repeats}: accuracy {times['accuracy'][-1]:.2f} s, "
-                f"accuracy+leakage {times['accuracy+leakage'][-1]:.2f} s (cpu "
-                f"{cpu['accuracy'][-1]:.2f} s, {cpu['accuracy+leakage'][-1]:.2f} s)"
-            )
-    med = {k: statistics.median(v) for k, v in times.items()}
-    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
-    res = {
-        "n_rows": n_rows,
-        "max_epochs": max_epochs,
-        "cv": 3,
-        "n_candidates": 2,
-        "repeats": repeats,
-        "times_s": times,
-        "cpu_s": cpu,
-        "median_s": med,
-        "median_cpu_s": med_cpu,
-        "ratio": med["accuracy+leakage"] / med["accuracy"],
-        "ratio_cpu": med_cpu["accuracy+leakage"] / med_cpu["accuracy"],
-        "ratio_min": min(times["accuracy+leakage"]) / min(times["accuracy"]),
-        "target": GRIDSEARCH_TARGET,
-    }
-    print(
-        f"median: accuracy {med['accuracy']:.2f} s, accuracy+leakage "
-        f"{med['accuracy+leakage']:.2f} s, ratio {res['ratio']:.3f} "
-        f"(CPU time {res['ratio_cpu']:.3f}, fastest runs {res['ratio_min']:.3f})"
-    )
-    return res
-
-
 # -- main ---------------------------------------------------------------------
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=3, help="epochs per timed fit")
     p.add_argument("--repeats", type=int, default=5, help="timed fits per side")
     p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch.set_num_threads and threadpoolctl limit (BLAS/OpenMP), 0 "
-        "for the libraries' defaults (default: 1; more threads gain little on "
-        "these tiny matrices and, on a shared machine, oversubscribed "
-        "OpenMP/OpenBLAS threads slow everything erratically, up to 20x)",
-    )
-    p.add_argument(
-        "--gs-rows", type=int, default=5000, help="rows of the GridSearchCV part"
-    )
-    p.add_argument(
-        "--gs-epochs", type=int, default=5, help="max_epochs in the GridSearchCV part"
-    )
-    p.add_argument(
-        "--gs-repeats", type=int, default=3, help="timed searches per scoring"
-    )
-    p.add_argument(
         "--profile",
         action="store_true",
         help="cProfile the skorch loop even when it meets the target",
     )
-    p.add_argument(
-        "--skip-gridsearch", action="store_true", help="only measure throughput"
-    )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny sizes for a smoke run (seconds, numbers meaningless)",
+    add_common_args(
+        p,
+        quick="tiny sizes for a smoke run (seconds, numbers meaningless)",
+        threads=True,
     )
     p.add_argument("--output", type=Path, default=RESULTS, help="JSON results file")
     args = p.parse_args(argv)
     args.n_rows = None
     if args.quick:
         args.n_rows, args.epochs, args.repeats = 2000, 1, 2
-        args.gs_rows, args.gs_epochs, args.gs_repeats = 600, 1, 1
     return args
 
 
@@ -614,29 +503,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
     if args.threads:
-        # Pins torch's intra-op threads and the OpenBLAS / OpenMP pools used
-        # by numpy, scipy and scikit-learn (the leakage probe, the final
-        # LogisticRegression) alike.
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
-    threads = torch.get_num_threads()
-    env = {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "skorch": skorch.__version__,
-        "sklearn": sklearn.__version__,
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch_num_threads": threads,
-        "threadpools": [
-            {k: d[k] for k in ("internal_api", "num_threads", "filepath")}
-            for d in threadpool_info()
-        ],
-        "loadavg_start": os.getloadavg(),
-    }
+        pin_threads(args.threads)
+    n_threads = args.threads or None
+    env = environment()
     print(
         f"torch {env['torch']}, skorch {env['skorch']}, scikit-learn "
-        f"{env['sklearn']}; torch threads: {threads} "
+        f"{env['sklearn']}; torch threads: {env['torch_num_threads']} "
         f"({'torch + BLAS pinned by --threads' if args.threads else 'defaults'}), "
         f"{env['cpu_count']} CPUs, load average {env['loadavg_start'][0]:.2f}"
     )
@@ -645,14 +517,10 @@ def main(argv=None) -> int:
 
     results = {"env": env, "quick": args.quick}
     results["throughput"] = tp = bench_throughput(
-        args.epochs, args.repeats, args.n_rows
+        args.epochs, args.repeats, args.n_rows, n_threads
     )
     if args.profile or tp["ratio"] < THROUGHPUT_TARGET:
-        results["profile"] = profile_skorch(args.epochs, args.n_rows)
-    if not args.skip_gridsearch:
-        results["gridsearch"] = bench_gridsearch(
-            args.gs_rows, args.gs_epochs, args.gs_repeats
-        )
+        results["profile"] = profile_skorch(args.epochs, args.n_rows, n_threads)
     env["loadavg_end"] = os.getloadavg()
     results["runtime_s"] = time.perf_counter() - t_start
     results["finished"] = datetime.now(UTC).isoformat()
@@ -668,24 +536,12 @@ def main(argv=None) -> int:
         "epoch loops only "
         f"{tp['ratio_epochs_only']:.2f}, CPU time {tp['ratio_cpu']:.2f}]"
     )
-    if "gridsearch" in results:
-        gs = results["gridsearch"]
-        ok = gs["ratio"] <= GRIDSEARCH_TARGET
-        print(
-            f"GridSearchCV cost ratio (accuracy+leakage / accuracy): "
-            f"{gs['ratio']:.2f} (target <= {GRIDSEARCH_TARGET}) "
-            f"{'OK' if ok else 'MISSED'}  [{gs['median_s']['accuracy+leakage']:.2f} s"
-            f" vs {gs['median_s']['accuracy']:.2f} s; CPU time {gs['ratio_cpu']:.2f},"
-            f" fastest runs {gs['ratio_min']:.2f}]"
-        )
     print(
-        f"runtime {results['runtime_s']:.0f} s; torch threads {threads}; "
-        f"load average start/end {env['loadavg_start'][0]:.2f}/"
-        f"{env['loadavg_end'][0]:.2f}"
+        f"runtime {results['runtime_s']:.0f} s; torch threads "
+        f"{env['torch_num_threads']}; load average start/end "
+        f"{env['loadavg_start'][0]:.2f}/{env['loadavg_end'][0]:.2f}"
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print(f"results written to {args.output}")
+    write_json(results, args.output)
     return 0
 
 
