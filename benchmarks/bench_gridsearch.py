@@ -76,7 +76,7 @@ def bench_gridsearch(
         )
         gs = GridSearchCV(
             pipe,
-            param_grid={"adversarialfairrepresentation__lambda_adv": [0.1, 1.0]},
+            param_grid={"adversarialfairrepresentation__fairness_weight": [0.1, 1.0]},
             cv=3,
             scoring=scoring,
             refit="accuracy" if isinstance(scoring, dict) else True,

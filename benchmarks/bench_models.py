@@ -111,14 +111,14 @@ class ModelSpec:
 
 # The parameter that weighs each model's fairness term (for the docs).
 MODEL_SPECS = [
-    ModelSpec("Adversarial", "AdversarialFairRepresentation", "lambda_adv"),
-    ModelSpec("CFair", "CFair", "mu", {"mode": "balanced"}),
-    ModelSpec("CFair-EO", "CFair", "mu", {"mode": "eo"}),
-    ModelSpec("LFR", "LearnedFairRepresentation", "A_z"),
-    ModelSpec("ICVAE-S", "ICVAE", "lambda_inv", {"supervised": True}),
-    ModelSpec("ICVAE-US", "ICVAE", "lambda_inv", {"supervised": False}),
-    ModelSpec("VFAE", "VFAE", "lambda_mmd"),
-    ModelSpec("AdversarialVAE", "AdversarialVAE", "lambda_adv"),
+    ModelSpec("Adversarial", "AdversarialFairRepresentation", "fairness_weight"),
+    ModelSpec("CFair", "CFair", "fairness_weight", {"mode": "balanced"}),
+    ModelSpec("CFair-EO", "CFair", "fairness_weight", {"mode": "eo"}),
+    ModelSpec("LFR", "LearnedFairRepresentation", "fairness_weight"),
+    ModelSpec("ICVAE-S", "ICVAE", "fairness_weight", {"supervised": True}),
+    ModelSpec("ICVAE-US", "ICVAE", "fairness_weight", {"supervised": False}),
+    ModelSpec("VFAE", "VFAE", "fairness_weight"),
+    ModelSpec("AdversarialVAE", "AdversarialVAE", "fairness_weight"),
 ]
 
 # ``max_epochs`` overrides of the full run, by model label (runtime).

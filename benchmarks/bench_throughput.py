@@ -153,7 +153,7 @@ def module_spec(model: AdversarialFairRepresentation) -> dict:
             "n_components": model.n_components,
             "n_classes": len(model.classes_),
             "adversary_outputs": [attrs[0].n_classes],
-            "reversal_scales": [float(model.lambda_adv)],
+            "reversal_scales": [float(model.fairness_weight)],
             "n_adversaries": model.n_adversaries,
             "adversary_hidden_size": model.adversary_hidden_size,
             "adversary_dropout": model.adversary_dropout,

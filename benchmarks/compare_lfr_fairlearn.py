@@ -71,9 +71,11 @@ def _compare(data, X_train, y_train, s_train, X_test, y_test, s_test, args):
         s_test,
         X_test,
     )
-    default_a_z = LearnedFairRepresentation().A_z
+    default_a_z = LearnedFairRepresentation().fairness_weight
     for a_z in (0.0, default_a_z):
-        ours = LearnedFairRepresentation(n_components=K, A_z=a_z, random_state=0)
+        ours = LearnedFairRepresentation(
+            n_components=K, fairness_weight=a_z, random_state=0
+        )
         t = time.perf_counter()
         ours.fit(X_train, y_train, sensitive_features=s_train)
         fit_s = time.perf_counter() - t
@@ -152,8 +154,10 @@ def main():
         s_test,
         args,
     )
-    for a_z in (0.0, LearnedFairRepresentation().A_z):
-        ours = LearnedFairRepresentation(n_components=K, A_z=a_z, random_state=0)
+    for a_z in (0.0, LearnedFairRepresentation().fairness_weight):
+        ours = LearnedFairRepresentation(
+            n_components=K, fairness_weight=a_z, random_state=0
+        )
         t = time.perf_counter()
         ours.fit(X_train, y_train, sensitive_features=s_train)
         _row(

@@ -6,10 +6,10 @@ Trading accuracy for privacy with adversarial representations
 An :class:`~skfrl.models.AdversarialFairRepresentation` learns a
 representation ``Z`` of the Adult census data from which a task head predicts
 income while adversaries, behind a gradient-reversal layer, try to predict
-the sensitive attribute ``sex``. The reversal scale ``lambda_adv`` sets how
+the sensitive attribute ``sex``. The reversal scale ``fairness_weight`` sets how
 hard the encoder fights them.
 
-For a range of ``lambda_adv`` we measure, on held-out data,
+For a range of ``fairness_weight`` we measure, on held-out data,
 
 - the accuracy of a downstream
   :class:`~sklearn.linear_model.LogisticRegression` trained on ``Z``, and
@@ -82,7 +82,7 @@ print(f"majority class: accuracy={majority_accuracy:.3f}")
 # -------------------------------------------------------
 # Each pipeline preprocesses ``X``, learns ``Z`` with the adversaries (the
 # only step that receives ``sensitive_features``) and fits a logistic
-# regression on ``Z``. ``lambda_adv=0`` trains the adversaries without
+# regression on ``Z``. ``fairness_weight=0`` trains the adversaries without
 # letting them push back on the encoder: a plain 8-dimensional bottleneck.
 # The other settings are the model's defaults (batches of 256, Adam with a
 # learning rate of 1e-3); each fit takes a few seconds on two CPU cores.
@@ -92,11 +92,11 @@ print(f"majority class: accuracy={majority_accuracy:.3f}")
 lambdas = [0.0, 0.3, 1.0, 3.0, 10.0]
 seeds = [0, 1, 2]
 rows = []
-for lambda_adv in lambdas:
+for fairness_weight in lambdas:
     for seed in seeds:
         frl = AdversarialFairRepresentation(
             n_components=8,
-            lambda_adv=lambda_adv,
+            fairness_weight=fairness_weight,
             max_epochs=20,
             random_state=seed,
         ).set_fit_request(sensitive_features=True)
@@ -107,14 +107,14 @@ for lambda_adv in lambdas:
         Z_test = pipe[:-1].transform(X_test)
         rows.append(
             {
-                "lambda_adv": lambda_adv,
+                "fairness_weight": fairness_weight,
                 "seed": seed,
                 "accuracy": pipe.score(X_test, y_test),
                 "probe_auc": representation_leakage(Z_test, s_test, random_state=0),
             }
         )
 results = pd.DataFrame(rows)
-summary = results.groupby("lambda_adv")[["accuracy", "probe_auc"]].agg(
+summary = results.groupby("fairness_weight")[["accuracy", "probe_auc"]].agg(
     ["mean", "min", "max"]
 )
 elapsed = time.perf_counter() - start
@@ -126,7 +126,7 @@ print(f"fitted and scored in {elapsed:.0f} s")
 # -----------------------------------------------
 # Points are the mean over the seeds, bars span the lowest to the highest
 # seed. The x axis is linear near 0 and logarithmic above 0.3 (``symlog``),
-# so that ``lambda_adv=0`` can be shown next to the larger scales.
+# so that ``fairness_weight=0`` can be shown next to the larger scales.
 fig, (ax_acc, ax_leak) = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
 
 
@@ -163,7 +163,7 @@ for ax in (ax_acc, ax_leak):
     ax.set_xticks(lambdas)
     ax.set_xticklabels([f"{v:g}" for v in lambdas])
     ax.minorticks_off()
-    ax.set_xlabel("lambda_adv (gradient-reversal scale)")
+    ax.set_xlabel("fairness_weight (gradient-reversal scale)")
     ax.grid(alpha=0.3)
     ax.legend(loc="center right")
 fig.tight_layout()
@@ -172,7 +172,7 @@ plt.show()
 # %%
 # Reading the figure
 # ------------------
-# Even without adversarial pressure (``lambda_adv=0``) the 8-dimensional
+# Even without adversarial pressure (``fairness_weight=0``) the 8-dimensional
 # bottleneck, trained only to predict income, drops part of what the raw
 # features say about ``sex``. Turning the adversaries on removes more: the
 # probe's AUC falls towards 0.5 while the downstream accuracy barely moves,
@@ -181,12 +181,12 @@ plt.show()
 # correlated with ``sex`` in this data, so a representation that predicts
 # income well cannot be entirely free of it.
 #
-# More pressure is not always better. When ``lambda_adv`` is large the
+# More pressure is not always better. When ``fairness_weight`` is large the
 # encoder's updates are dominated by the reversed gradients of adversaries
 # that are themselves still learning, the min-max game oscillates, and
 # leakage can go up again and spread more between seeds; where the curve
 # turns up at the largest scales, that is what happens. The bars also show
-# why one seed is not enough: for a given ``lambda_adv`` the leakage of
+# why one seed is not enough: for a given ``fairness_weight`` the leakage of
 # single runs differs by several AUC points, so compare settings over
 # several seeds (and folds) before choosing one. Finally, the leakage
 # measured here is what a *linear* probe finds; a more flexible probe (pass

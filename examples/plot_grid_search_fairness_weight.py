@@ -6,7 +6,7 @@ Choosing the fairness weight by grid search on accuracy and leakage
 A fair representation model trades task accuracy for less information
 about the sensitive attribute; its fairness weight sets the exchange rate.
 Here :class:`~sklearn.model_selection.GridSearchCV` scores every weight of
-an :class:`~skfrl.models.AdversarialFairRepresentation` (``lambda_adv``,
+an :class:`~skfrl.models.AdversarialFairRepresentation` (``fairness_weight``,
 the gradient-reversal scale) on two criteria at once: downstream accuracy
 and the leakage of ``sex`` from the representation
 (:func:`~skfrl.metrics.make_leakage_scorer`). The sensitive attribute
@@ -73,7 +73,7 @@ def least_leakage_within_one_point(cv_results):
 weights = [0.0, 0.3, 1.0, 3.0]
 search = GridSearchCV(
     pipe,
-    {"adversarialfairrepresentation__lambda_adv": weights},
+    {"adversarialfairrepresentation__fairness_weight": weights},
     scoring=scoring,
     refit=least_leakage_within_one_point,
     cv=StratifiedKFold(3, shuffle=True, random_state=0),
@@ -87,7 +87,7 @@ print("chosen:", search.best_params_)
 results = pd.DataFrame(search.cv_results_)
 table = pd.DataFrame(
     {
-        "lambda_adv": weights,
+        "fairness_weight": weights,
         "accuracy": results["mean_test_accuracy"],
         "probe AUC for sex": -results["mean_test_leakage"],
     }

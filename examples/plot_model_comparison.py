@@ -100,14 +100,14 @@ print(f"raw features: accuracy={raw_accuracy:.3f}, probe AUC={raw_auc:.3f}")
 # parameter that weighs its fairness term; setting it to 0 gives the
 # unconstrained version.
 models = {
-    "Adversarial": (AdversarialFairRepresentation(), "lambda_adv"),
-    "CFair": (CFair(mode="balanced"), "mu"),
-    "CFair-EO": (CFair(mode="eo"), "mu"),
-    "LFR": (LearnedFairRepresentation(), "A_z"),
-    "ICVAE-S": (ICVAE(supervised=True), "lambda_inv"),
-    "ICVAE-US": (ICVAE(supervised=False), "lambda_inv"),
-    "VFAE": (VFAE(), "lambda_mmd"),
-    "AdversarialVAE": (AdversarialVAE(), "lambda_adv"),
+    "Adversarial": (AdversarialFairRepresentation(), "fairness_weight"),
+    "CFair": (CFair(mode="balanced"), "fairness_weight"),
+    "CFair-EO": (CFair(mode="eo"), "fairness_weight"),
+    "LFR": (LearnedFairRepresentation(), "fairness_weight"),
+    "ICVAE-S": (ICVAE(supervised=True), "fairness_weight"),
+    "ICVAE-US": (ICVAE(supervised=False), "fairness_weight"),
+    "VFAE": (VFAE(), "fairness_weight"),
+    "AdversarialVAE": (AdversarialVAE(), "fairness_weight"),
 }
 
 start = time.perf_counter()

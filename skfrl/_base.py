@@ -5,13 +5,11 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
@@ -26,10 +24,10 @@ from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator
 from threadpoolctl import threadpool_limits
 
-from .callbacks._averaging import WeightAveraging
+from .callbacks import WeightAveraging
 from .exceptions import TrainingDivergedError
-from .nn import grouped_dro_loss
-from .utils import check_sensitive_features, torch_rng
+from .nn import BatchIterator, TensorDictDataset
+from .utils import SensitiveEncoder, seed_from, torch_rng
 from .utils._sklearn_compat import Interval, check_params
 
 __all__ = ["BaseFairNet", "FairClassifierMixin"]
@@ -54,87 +52,6 @@ class _Unavailable:
         raise AttributeError(
             f"{type(instance).__name__} has no {self.name!r}: {self.reason}"
         )
-
-
-class TensorDictDataset(torch.utils.data.Dataset):
-    """A dataset of aligned tensors, indexed a whole batch at a time.
-
-    skorch's default ``Dataset`` builds every batch sample by sample through
-    a ``DataLoader``; slicing prepared tensors is several times faster for the
-    small tabular networks of FRL.
-
-    Parameters
-    ----------
-    X : dict of str to array-like
-        Aligned inputs (features, encoded sensitive attributes).
-    y : array-like or None
-        Targets, or None for unsupervised models.
-    """
-
-    def __init__(self, X: dict, y=None):
-        self.X = {k: torch.as_tensor(v) for k, v in X.items()}
-        self.y = None if y is None else torch.as_tensor(y)
-        self._len = len(next(iter(self.X.values())))
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, idx):
-        Xi = {k: v[idx] for k, v in self.X.items()}
-        return Xi, (None if self.y is None else self.y[idx])
-
-
-class BatchIterator:
-    """Iterate over a :class:`TensorDictDataset` (or a ``Subset`` of one).
-
-    Drop-in for ``torch.utils.data.DataLoader`` as skorch's ``iterator_train``
-    and ``iterator_valid``; shuffling draws from torch's global generator,
-    which ``BaseFairNet.fit`` seeds from ``random_state``.
-
-    Parameters
-    ----------
-    dataset : TensorDictDataset or torch.utils.data.Subset
-        Data to iterate over.
-    batch_size : int, default=128
-        Rows per batch.
-    shuffle : bool, default=False
-        Reshuffle at every pass.
-    drop_last : bool, default=False
-        Drop a last, smaller batch (useful for batch statistics).
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=False, drop_last=False):
-        if isinstance(dataset, torch.utils.data.Subset):
-            self.base = dataset.dataset
-            self.indices = torch.as_tensor(np.asarray(dataset.indices))
-        else:
-            self.base = dataset
-            self.indices = None
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-
-    def __len__(self) -> int:
-        n = len(self.base) if self.indices is None else len(self.indices)
-        if self.drop_last:
-            return n // self.batch_size
-        return math.ceil(n / self.batch_size)
-
-    def __iter__(self):
-        n = len(self.base) if self.indices is None else len(self.indices)
-        if self.shuffle:
-            order = torch.randperm(n)
-            if self.indices is not None:
-                order = self.indices[order]
-        else:
-            order = self.indices
-        stop = n - n % self.batch_size if self.drop_last else n
-        for start in range(0, stop, self.batch_size):
-            if order is None:
-                idx = slice(start, min(start + self.batch_size, n))
-            else:
-                idx = order[start : start + self.batch_size]
-            yield self.base[idx]
 
 
 @contextlib.contextmanager
@@ -168,27 +85,26 @@ def _bounded_threads(n_threads):
 _DIVERGENCE_FACTOR = 1e6
 
 
-def _seed_from(random_state) -> int:
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
 class BaseFairNet(TransformerMixin, NeuralNet):
     """Base class of skfrl's neural fair-representation models.
 
     A skorch :class:`~skorch.NeuralNet` whose scikit-learn face is a
     transformer: ``fit(X, y, *, sensitive_features)`` and
-    ``transform(X) -> Z``. Subclasses implement three skorch hooks:
+    ``transform(X) -> Z``. Subclasses implement these hooks:
 
     - ``initialize_module``: build ``self.module_``, a torch module with an
       ``encode(x) -> z`` method (the representation, posterior mean for VAEs)
       and a ``forward(x)`` used in training;
-    - ``get_loss(y_pred, y_true, X, training)``: the training loss, where
-      ``X`` is the batch dict holding ``"X"`` and the encoded sensitive
-      attributes ``"s_cat"`` (int64 codes) and ``"s_cont"`` (standardised
-      float32 values);
-    - optionally ``initialize_optimizer`` for extra optimizers (e.g. an
-      adversary's ``optimizer_adv_``), registered the skorch way so
-      ``optimizer_adv__lr`` can be grid-searched.
+    - ``_loss_terms(y_pred, y_true, X)``: the training loss and its named
+      terms (``{"task_loss": ..., ...}``, recorded in the batch's history),
+      where ``X`` is the batch dict holding ``"X"`` and the encoded
+      sensitive attributes ``"s_cat"`` (int64 codes) and ``"s_cont"``
+      (standardised float32 values); skorch's ``get_loss`` returns the
+      total, without side effects;
+    - optionally ``initialize_optimizer`` for extra optimizers, registered
+      the skorch way so that e.g. ``optimizer_adv__lr`` can be grid-searched
+      (the adversarial models get theirs from a mixin of
+      :mod:`skfrl.models`).
 
     How it differs from a plain ``NeuralNet``: ``__init__`` stores only its
     parameters (skorch's configuration defaults are class attributes), so
@@ -197,7 +113,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     than passed to ``forward`` whole; the whole fit runs under a forked torch
     RNG seeded from ``random_state`` (identical results for an identical
     seed, the caller's RNG untouched); batches are sliced from tensors
-    (:class:`BatchIterator`); a non-finite loss raises
+    (:class:`~skfrl.nn.BatchIterator`); a non-finite loss raises
     :class:`~skfrl.exceptions.TrainingDivergedError` (a
     ``FloatingPointError`` and a ``ValueError``), and so does a finite one
     that explodes (see :meth:`on_train_begin`).
@@ -251,6 +167,17 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         skorch parameters with a prefix (``optimizer__``, ``callbacks__``,
         ``iterator_train__``...).
 
+    Attributes
+    ----------
+    sensitive_encoder_ : SensitiveEncoder or None
+        The fitted encoder of ``sensitive_features`` (None without them).
+    sensitive_attributes_ : list of SensitiveAttribute
+        The protected attributes seen in ``fit`` (empty without them).
+    sensitive_class_counts_ : list of ndarray
+        Rows per group of each categorical attribute in the training data.
+    sensitive_mean_, sensitive_scale_ : ndarray of shape (n_continuous,) or None
+        Standardisation of the continuous attributes (None without them).
+
     Examples
     --------
     ``BaseFairNet`` is abstract; see
@@ -265,8 +192,9 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     _skfrl_representation = True
     #: Whether several sensitive attributes can be given at once.
     _supports_multiple_sensitive = True
-    #: Whether continuous sensitive attributes are allowed.
-    _supports_continuous_sensitive = True
+    #: Whether continuous sensitive attributes are allowed (models that take
+    #: them also have ``sensitive_kinds``, see ``ContinuousSensitiveMixin``).
+    _supports_continuous_sensitive = False
 
     # skorch's configuration lives on the class: __init__ stores parameters
     # only, and anything a user sets through set_params becomes an instance
@@ -457,7 +385,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         return super().get_iterator(dataset, training=training)
 
     def get_dataset(self, X, y=None):
-        """Wrap prepared arrays in a :class:`TensorDictDataset`."""
+        """Wrap prepared arrays in a :class:`~skfrl.nn.TensorDictDataset`."""
         if isinstance(X, torch.utils.data.Dataset):
             return X
         return TensorDictDataset(X, y)
@@ -522,36 +450,116 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                 "make_preprocessor)."
             )
 
-    def train_step(self, batch, **fit_params):
-        """One forward and backward pass, then a step of every optimizer.
+    def _loss_terms(
+        self, y_pred, y_true, X
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The training loss of a batch and its named terms.
 
-        skorch's default passes a closure to each optimizer, which recomputes
-        the loss once per optimizer; models with an adversary optimizer need
-        a single pass.
+        Subclasses return the total and the terms it combines, e.g.
+        ``(task + adv, {"task_loss": task, "adv_loss": adv})``; the terms
+        are recorded in the batch's history.
         """
-        self._zero_grad_optimizer(set_to_none=True)
-        step = self.train_step_single(batch, **fit_params)
-        loss_value = float(step["loss"].detach())
-        if not math.isfinite(loss_value):
-            epoch = len(self.history) if self.history is not None else 0
-            raise TrainingDivergedError(
-                f"{type(self).__name__}: the training loss became {loss_value} "
-                f"in epoch {epoch}. Lower lr, set max_grad_norm, or check X "
-                "for extreme values (scale it, e.g. with make_preprocessor)."
+        raise NotImplementedError
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """The training loss of a batch (skorch's hook), without side effects.
+
+        The total of :meth:`_loss_terms`; its terms ride along, detached, as
+        the ``loss_parts`` attribute of the returned tensor, and
+        ``train_step`` and ``validation_step`` record them in the history
+        (attacks evaluate this loss on batches of their own, so it must not
+        record anything itself).
+
+        Parameters
+        ----------
+        y_pred : dict
+            The module's training outputs for the batch.
+        y_true : Tensor or None
+            The batch's label codes (None for unsupervised models).
+        X : dict
+            The batch: ``"X"``, and ``"s_cat"``, ``"s_cont"`` when given.
+        training : bool, default=False
+            Whether the loss is computed for a training step.
+
+        Returns
+        -------
+        loss : Tensor
+            The scalar loss.
+        """
+        loss, parts = self._loss_terms(y_pred, y_true, X)
+        loss.loss_parts = {name: value.detach() for name, value in parts.items()}
+        return loss
+
+    def _record_loss_parts(self, loss: torch.Tensor) -> None:
+        # A subclass's get_loss that builds a new tensor carries no terms.
+        for name, value in getattr(loss, "loss_parts", {}).items():
+            self.history.record_batch(name, value.item())
+
+    def train_step(self, batch, **fit_params):
+        """One optimisation step on ``batch``, with skorch's closure pattern.
+
+        The closure zeroes the gradients, runs a forward and backward pass
+        (``train_step_single``), refuses a non-finite or exploding loss,
+        clips the gradient norm to ``max_grad_norm`` and notifies
+        ``on_grad_computed``. :meth:`_step_optimizer` evaluates it once for
+        every optimizer; an optimizer that re-evaluates the loss (L-BFGS)
+        calls it as often as it needs. The loss parts of the first
+        evaluation, the one whose loss skorch records as ``train_loss``, go
+        to the batch's history (see :meth:`get_loss`).
+        """
+        accumulator = self.get_train_step_accumulator()
+        first_loss = None
+
+        def step_fn():
+            nonlocal first_loss
+            self._zero_grad_optimizer(set_to_none=True)
+            step = self.train_step_single(batch, **fit_params)
+            loss_value = float(step["loss"].detach())
+            if not math.isfinite(loss_value):
+                epoch = len(self.history) if self.history is not None else 0
+                raise TrainingDivergedError(
+                    f"{type(self).__name__}: the training loss became "
+                    f"{loss_value} in epoch {epoch}. Lower lr, set max_grad_norm, "
+                    "or check X for extreme values (scale it, e.g. with "
+                    "make_preprocessor)."
+                )
+            if first_loss is None:
+                # Only the batch's loss: the trial points of a line search
+                # may legitimately be far worse.
+                self._check_divergence(loss_value)
+                first_loss = step["loss"]
+            if self.max_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(
+                    [p for _, p in self.get_all_learnable_params()],
+                    self.max_grad_norm,
+                )
+            self.notify(
+                "on_grad_computed",
+                named_parameters=TeeGenerator(self.get_all_learnable_params()),
+                batch=batch,
+                training=True,
             )
-        self._check_divergence(loss_value)
-        if self.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(
-                [p for _, p in self.get_all_learnable_params()], self.max_grad_norm
-            )
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
-        self._step_optimizer(None)
-        return step
+            accumulator.store_step(step)
+            return step["loss"]
+
+        self._step_optimizer(step_fn)
+        self._record_loss_parts(first_loss)
+        return accumulator.get_step()
+
+    def _step_optimizer(self, step_fn) -> None:
+        """Step every optimizer on one evaluation of ``step_fn``.
+
+        skorch hands the closure to each optimizer in turn, which would
+        compute the loss (and draw dropout) once per optimizer; here the
+        first optimizer receives it and the others (an adversaries'
+        optimizer) step on the gradients it left.
+        """
+        optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        if step_fn is not None:
+            optimizers[0].step(step_fn)
+            optimizers = optimizers[1:]
+        for optimizer in optimizers:
+            optimizer.step()
 
     def validation_step(self, batch, **fit_params):
         """Loss on a validation batch, without gradients."""
@@ -560,58 +568,8 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         with torch.no_grad():
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=False)
+        self._record_loss_parts(loss)
         return {"loss": loss, "y_pred": y_pred}
-
-    def _initialize_adversarial_optimizers(self, prefix: str = "adversaries."):
-        """``optimizer_`` for the model, ``optimizer_adv_`` for the adversaries.
-
-        The adversaries' learning rate is ``optimizer_adv__lr`` when given,
-        else the model's ``adversary_lr`` when it has one and it is not
-        None, else ``lr``.
-        """
-        named = list(self.module_.named_parameters())
-        main = [(n, p) for n, p in named if not n.startswith(prefix)]
-        adv = [(n, p) for n, p in named if n.startswith(prefix)]
-        args, kwargs = self.get_params_for_optimizer("optimizer", main)
-        self.optimizer_ = self.optimizer(*args, **kwargs)
-        if adv:
-            args, kwargs = self.get_params_for_optimizer("optimizer_adv", adv)
-            adversary_lr = getattr(self, "adversary_lr", None)
-            if "optimizer_adv__lr" not in vars(self) and adversary_lr is not None:
-                kwargs["lr"] = adversary_lr
-            self.optimizer_adv_ = self.optimizer_adv(*args, **kwargs)
-        elif "optimizer_adv" in self._optimizers:
-            # A refit without sensitive features has no adversary to step.
-            del self.optimizer_adv_
-        return self
-
-    def _group_mean(self, per_sample, y, X) -> torch.Tensor:
-        """Mean of ``per_sample``, or its KL-DRO reweighting over groups.
-
-        Used by models with a ``group_weighting`` parameter; ``y`` holds
-        the batch's label codes (repeated like ``per_sample`` when several
-        heads score the same batch).
-        """
-        if getattr(self, "group_weighting", None) != "dro" or y is None:
-            return per_sample.mean()
-        groups = y
-        if self.dro_groups == "label_sensitive":
-            s_cat = X.get("s_cat") if isinstance(X, dict) else None
-            if s_cat is None:
-                raise ValueError(
-                    "dro_groups='label_sensitive' needs a categorical sensitive "
-                    "attribute; fit with sensitive_features or use "
-                    "dro_groups='label'."
-                )
-            s0 = s_cat[:, 0].to(y.device)
-            s0 = s0.repeat(len(y) // len(s0))
-            n_groups = next(
-                a.n_classes
-                for a in self.sensitive_attributes_
-                if a.kind == "categorical"
-            )
-            groups = y * n_groups + s0
-        return grouped_dro_loss(per_sample, groups, float(self.dro_radius))
 
     # -- data preparation ---------------------------------------------------
     _is_classifier_net = False
@@ -637,41 +595,40 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         """Encode the target; subclasses with a task head override this."""
         return None
 
+    def _sensitive_kinds(self):
+        """Declared kinds of the sensitive attributes; None: inferred."""
+        return None
+
     def _prepare_sensitive(self, sensitive_features, n_samples: int) -> dict:
-        """Encode ``sensitive_features`` into the batch dict entries."""
+        """Encode ``sensitive_features`` into the batch dict entries.
+
+        Fits ``sensitive_encoder_`` and keeps what it learned as fitted
+        attributes: ``sensitive_attributes_``, ``sensitive_class_counts_``
+        (rows per group of each categorical attribute) and
+        ``sensitive_mean_``, ``sensitive_scale_`` (standardisation of the
+        continuous ones, None without them).
+        """
         if sensitive_features is None:
-            self.sensitive_attributes_ = []
-            return {}
-        values, attrs = check_sensitive_features(
-            sensitive_features,
-            n_samples=n_samples,
-            kinds=getattr(self, "sensitive_kinds", None),
-            allow_continuous=self._supports_continuous_sensitive,
-        )
-        if len(attrs) > 1 and not self._supports_multiple_sensitive:
-            raise ValueError(
-                f"{type(self).__name__} supports a single sensitive attribute, "
-                f"got {len(attrs)} ({[a.name for a in attrs]}); fit one model per "
-                "attribute or combine them into one categorical attribute."
+            encoder, out = None, {}
+            attrs, counts, mean, scale = [], [], None, None
+        else:
+            encoder = SensitiveEncoder(
+                kinds=self._sensitive_kinds(),
+                allow_continuous=self._supports_continuous_sensitive,
             )
+            out = encoder.fit_transform(sensitive_features, n_samples=n_samples)
+            attrs, counts = encoder.attributes_, encoder.class_counts_
+            mean, scale = encoder.mean_, encoder.scale_
+            if len(attrs) > 1 and not self._supports_multiple_sensitive:
+                raise ValueError(
+                    f"{type(self).__name__} supports a single sensitive attribute, "
+                    f"got {len(attrs)} ({[a.name for a in attrs]}); fit one model "
+                    "per attribute or combine them into one categorical attribute."
+                )
+        self.sensitive_encoder_ = encoder
         self.sensitive_attributes_ = attrs
-        out = {}
-        cat = [v for v, a in zip(values, attrs, strict=True) if a.kind == "categorical"]
-        cont = [v for v, a in zip(values, attrs, strict=True) if a.kind == "continuous"]
-        if cat:
-            out["s_cat"] = np.column_stack(cat).astype(np.int64)
-            self.sensitive_class_counts_ = [
-                np.bincount(v, minlength=a.n_classes)
-                for v, a in zip(values, attrs, strict=True)
-                if a.kind == "categorical"
-            ]
-        if cont:
-            cont_arr = np.column_stack(cont)
-            self.sensitive_mean_ = cont_arr.mean(axis=0)
-            self.sensitive_scale_ = cont_arr.std(axis=0)
-            out["s_cont"] = (
-                (cont_arr - self.sensitive_mean_) / self.sensitive_scale_
-            ).astype(np.float32)
+        self.sensitive_class_counts_ = counts
+        self.sensitive_mean_, self.sensitive_scale_ = mean, scale
         return out
 
     # -- public API ------------------------------------------------------------
@@ -724,7 +681,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             if warm:
                 vars(self).update(fitted)
             raise
-        self._seed = _seed_from(self.random_state)
+        self._seed = seed_from(self.random_state)
         # A continuation draws other batches than the first epochs did.
         seed = self._seed + 7919 * len(self.history_) if warm else self._seed
         # The thread count is process-wide too: set and restore it while
@@ -868,23 +825,3 @@ class FairClassifierMixin(ClassifierMixin):
         """
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
-
-
-def _as_list(value, names: Sequence[str], param: str) -> list[float]:
-    """Broadcast a float, list or dict parameter to one value per attribute."""
-    if isinstance(value, dict):
-        unknown = set(value) - set(names)
-        if unknown:
-            raise ValueError(
-                f"{param} names unknown sensitive attributes {sorted(unknown)}; "
-                f"the attributes are {list(names)}."
-            )
-        return [float(value.get(n, 1.0)) for n in names]
-    if isinstance(value, list | tuple | np.ndarray):
-        if len(value) != len(names):
-            raise ValueError(
-                f"{param} has {len(value)} entries but there are {len(names)} "
-                "sensitive attributes."
-            )
-        return [float(v) for v in value]
-    return [float(value)] * len(names)

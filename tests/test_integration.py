@@ -53,7 +53,7 @@ def test_grid_search_over_reversal_scale(routing, adult_sample):
     pipe = _full_pipeline(X)
     search = GridSearchCV(
         pipe,
-        {"adversarialfairrepresentation__lambda_adv": [0.0, 2.0]},
+        {"adversarialfairrepresentation__fairness_weight": [0.0, 2.0]},
         scoring=SCORING,
         refit="leakage",
         cv=StratifiedKFold(3, shuffle=True, random_state=0),
@@ -65,7 +65,9 @@ def test_grid_search_over_reversal_scale(routing, adult_sample):
     # (short training can do the opposite: the adversarial game needs a few
     # hundred steps to settle, hence 30 epochs on this small sample).
     assert leak[1] < leak[0] - 0.05
-    assert search.best_params_ == {"adversarialfairrepresentation__lambda_adv": 2.0}
+    assert search.best_params_ == {
+        "adversarialfairrepresentation__fairness_weight": 2.0
+    }
     assert results["mean_test_accuracy"].min() > 0.7
     assert (results["mean_test_dp"] <= 0).all()
     pd.testing.assert_frame_equal(X, X_before)

@@ -2,50 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._base import BaseFairNet, FairClassifierMixin, _as_list
+from .._base import BaseFairNet, FairClassifierMixin
 from ..nn import MLP, ParallelMLP, grad_reverse
-from ..utils._sklearn_compat import Interval, StrOptions
+from ._mixins import AdversaryGroupsMixin, GroupDROMixin
 
 __all__ = ["AdversarialFairRepresentation"]
-
-
-def adversary_catch_up(
-    optimizer: torch.optim.Optimizer,
-    loss_fn,
-    n_steps: int,
-    max_grad_norm: float | None = None,
-) -> None:
-    """Take ``n_steps`` adversary-only optimizer steps.
-
-    Shared by the models whose adversaries train behind gradient reversal:
-    after the joint step, the adversaries catch up on the same batch's
-    detached representation, so the encoder faces a near-optimal adversary.
-
-    Parameters
-    ----------
-    optimizer : torch.optim.Optimizer
-        The adversaries' optimizer (its parameters are the ones updated).
-    loss_fn : callable
-        ``loss_fn() -> Tensor``, the adversaries' loss on detached inputs.
-    n_steps : int
-        Number of updates (0 or less: nothing happens).
-    max_grad_norm : float or None, default=None
-        Clip the gradient norm of the optimizer's parameters before each step.
-    """
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    for _ in range(n_steps):
-        optimizer.zero_grad(set_to_none=True)
-        loss_fn().backward()
-        if max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        optimizer.step()
 
 
 class _AdversarialModule(nn.Module):
@@ -93,94 +57,8 @@ class _AdversarialModule(nn.Module):
         return {"z": z, "logits": self.classifier(z), "adv": adv}
 
 
-class _AdversaryGroupsMixin:
-    """One group of adversaries per protected attribute (gradient reversal).
-
-    Shared by :class:`AdversarialFairRepresentation` and
-    :class:`~skfrl.models.AdversarialVAE`: the layout of the groups and the
-    adversaries' loss.
-    """
-
-    def _adversary_layout(self) -> tuple[list[int], list[float]]:
-        """Outputs and reversal scales of the adversary groups.
-
-        Groups are ordered categorical first, then continuous, matching the
-        columns of the batch's ``s_cat`` and ``s_cont``; also sets
-        ``_adv_kinds`` and the categorical groups' class weights.
-        """
-        attrs = self.sensitive_attributes_
-        names = [a.name for a in attrs]
-        scales = _as_list(self.lambda_adv, names, "lambda_adv")
-        if any(v < 0 for v in scales):
-            raise ValueError(f"lambda_adv must be >= 0, got {self.lambda_adv!r}.")
-        order = [i for i, a in enumerate(attrs) if a.kind == "categorical"] + [
-            i for i, a in enumerate(attrs) if a.kind == "continuous"
-        ]
-        self._adv_kinds = [attrs[i].kind for i in order]
-        outputs = [
-            attrs[i].n_classes if attrs[i].kind == "categorical" else 1 for i in order
-        ]
-        # Inverse-frequency weights keep a minority group from being ignored
-        # by the adversaries (AdvXMultVAE).
-        self._adv_class_weights = [
-            torch.as_tensor(
-                counts.sum() / (len(counts) * np.maximum(counts, 1)),
-                dtype=torch.float32,
-                device=self.device,
-            )
-            for counts in getattr(self, "sensitive_class_counts_", [])
-        ]
-        return outputs, [scales[i] for i in order]
-
-    def _adversary_loss(self, adv_outputs, X, y=None):
-        """Sum over attributes of the adversaries' losses, averaged over heads.
-
-        With ``group_weighting="dro"`` and labels ``y``, each loss is
-        reweighted over the DRO groups instead of averaged.
-        """
-        dro = getattr(self, "group_weighting", None) == "dro" and y is not None
-        adv_total = torch.zeros((), device=self.device)
-        i_cat = i_cont = 0
-        for out, kind in zip(adv_outputs, self._adv_kinds, strict=True):
-            # out: (n_heads, batch, n_out); average the loss over heads.
-            y_rep = None if y is None else y.repeat(out.shape[0])
-            if kind == "categorical":
-                target = X["s_cat"][:, i_cat].to(self.device)
-                logits = out.reshape(-1, out.shape[-1])
-                weight = self._adv_class_weights[i_cat]
-                if dro:
-                    per_sample = F.cross_entropy(
-                        logits,
-                        target.repeat(out.shape[0]),
-                        weight=weight,
-                        reduction="none",
-                    )
-                    # Normalised like cross_entropy's weighted mean.
-                    per_sample = per_sample / weight[target].mean()
-                    loss = self._group_mean(per_sample, y_rep, X)
-                else:
-                    loss = F.cross_entropy(
-                        logits, target.repeat(out.shape[0]), weight=weight
-                    )
-                i_cat += 1
-            else:
-                target = X["s_cont"][:, i_cont].to(self.device)
-                if dro:
-                    per_sample = (
-                        (out.squeeze(-1) - target.expand(out.shape[0], -1))
-                        .pow(2)
-                        .reshape(-1)
-                    )
-                    loss = self._group_mean(per_sample, y_rep, X)
-                else:
-                    loss = F.mse_loss(out.squeeze(-1), target.expand(out.shape[0], -1))
-                i_cont += 1
-            adv_total = adv_total + loss
-        return adv_total
-
-
 class AdversarialFairRepresentation(
-    _AdversaryGroupsMixin, FairClassifierMixin, BaseFairNet
+    AdversaryGroupsMixin, GroupDROMixin, FairClassifierMixin, BaseFairNet
 ):
     """Fair representation learned against adversaries with gradient reversal.
 
@@ -195,7 +73,8 @@ class AdversarialFairRepresentation(
     over its heads and summed over attributes. One backward pass updates the
     encoder and task head (``optimizer``) and the adversaries
     (``optimizer_adv``); the reversal layer scales the adversaries' gradient
-    reaching the encoder by ``-lambda_adv``.
+    reaching the encoder by ``-fairness_weight`` (the ``lambda`` of gradient
+    reversal).
 
     With ``sensitive_features=None`` the model trains without adversaries:
     a plain bottleneck classifier, useful as the unconstrained reference.
@@ -208,11 +87,11 @@ class AdversarialFairRepresentation(
         Dimension of the representation ``Z``.
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden layers of the encoder.
-    lambda_adv : float, list of float or dict, default=1.0
+    fairness_weight : float or dict, default=1.0
         Gradient-reversal scale per protected attribute: one value for all,
-        a list in column order, or a dict keyed by column name (missing
-        names get 1.0). 0 turns the fairness pressure off while the
-        adversaries still train.
+        or a dict keyed by attribute (column) name, missing names getting
+        1.0. 0 turns the fairness pressure off while the adversaries still
+        train.
     n_adversaries : int, default=5
         Parallel adversaries per attribute (``K``).
     adversary_steps : int, default=3
@@ -237,7 +116,8 @@ class AdversarialFairRepresentation(
     batch_size : int, default=256
         Mini-batch size.
     max_grad_norm : float or None, default=None
-        Gradient-norm clipping.
+        Gradient-norm clipping, of the joint step and of the adversary-only
+        steps.
     early_stopping : bool, default=False
         Stop on a held-out validation loss, see :class:`~skfrl._base.BaseFairNet`.
     validation_fraction : float, default=0.1
@@ -326,28 +206,18 @@ class AdversarialFairRepresentation(
     (3,)
     """
 
-    optimizer_adv = torch.optim.Adam
-
     _parameter_constraints: dict = {
         **BaseFairNet._parameter_constraints,
+        **AdversaryGroupsMixin._parameter_constraints,
+        **GroupDROMixin._parameter_constraints,
         "hidden_layer_sizes": [tuple, list],
-        "lambda_adv": [Interval(numbers.Real, 0, None, closed="left"), list, dict],
-        "n_adversaries": [Interval(numbers.Integral, 1, None, closed="left")],
-        "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
-        "adversary_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "sensitive_kinds": [str, list, dict, None],
-        "group_weighting": [StrOptions({"dro"}), None],
-        "dro_radius": [Interval(numbers.Real, 0, None, closed="left")],
-        "dro_groups": [StrOptions({"label", "label_sensitive"})],
     }
 
     def __init__(
         self,
         n_components=8,
         hidden_layer_sizes=(64,),
-        lambda_adv=1.0,
+        fairness_weight=1.0,
         n_adversaries=5,
         adversary_steps=3,
         adversary_lr=None,
@@ -374,7 +244,7 @@ class AdversarialFairRepresentation(
         super().__init__(**kwargs)
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.lambda_adv = lambda_adv
+        self.fairness_weight = fairness_weight
         self.n_adversaries = n_adversaries
         self.adversary_steps = adversary_steps
         self.adversary_lr = adversary_lr
@@ -413,43 +283,24 @@ class AdversarialFairRepresentation(
         ).to(self.device)
         return self
 
-    def initialize_optimizer(self, *args, **kwargs):
-        """Adam for encoder and task head; a second one for the adversaries."""
-        return self._initialize_adversarial_optimizers()
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def _loss_terms(self, y_pred, y_true, X):
         """Task cross-entropy plus the adversaries' losses.
 
         The adversaries minimise their loss; the reversal layer makes the
-        encoder maximise it, scaled by ``lambda_adv``.
+        encoder maximise it, scaled by ``fairness_weight``.
         """
         y_true = y_true.to(self.device)
         task = self._group_mean(
             F.cross_entropy(y_pred["logits"], y_true, reduction="none"), y_true, X
         )
-        adv_total = self._adversary_loss(y_pred["adv"], X, y_true)
-        self.history.record_batch("task_loss", task.item())
-        self.history.record_batch("adv_loss", adv_total.item())
-        return task + adv_total
+        adv = self._adversary_loss(y_pred["adv"], X, y_true)
+        return task + adv, {"task_loss": task, "adv_loss": adv}
 
-    def train_step(self, batch, **fit_params):
-        """Joint step, then ``adversary_steps - 1`` adversary-only steps.
-
-        Gradient reversal only removes what a near-optimal adversary can
-        find; letting the adversaries catch up on the (detached)
-        representation of the same batch makes training markedly more stable.
-        """
-        step = super().train_step(batch, **fit_params)
-        if self.adversary_steps > 1 and len(self.module_.adversaries):
-            Xi = batch[0]
-            z = step["y_pred"]["z"].detach()
-            adversary_catch_up(
-                self.optimizer_adv_,
-                lambda: self._adversary_loss(
-                    [head(z) for head in self.module_.adversaries],
-                    Xi,
-                    batch[1].to(self.device),
-                ),
-                self.adversary_steps - 1,
-            )
-        return step
+    def _catch_up_loss(self, batch, y_pred):
+        if not len(self.module_.adversaries):
+            return None
+        Xi, yi = batch
+        z = y_pred["z"].detach()
+        return lambda: self._adversary_loss(
+            [head(z) for head in self.module_.adversaries], Xi, yi.to(self.device)
+        )

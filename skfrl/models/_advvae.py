@@ -11,18 +11,19 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 from torch.nn import functional as F
 
-from .._base import BaseFairNet, TensorDictDataset
+from .._base import BaseFairNet
 from ..nn import (
     MLP,
     GaussianEncoder,
     MixedReconstructionLoss,
     ParallelMLP,
+    TensorDictDataset,
     gaussian_kl_standard,
     grad_reverse,
     reparameterize,
 )
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._adversarial import _AdversaryGroupsMixin, adversary_catch_up
+from ._mixins import AdversaryGroupsMixin
 
 __all__ = ["AdversarialVAE"]
 
@@ -137,7 +138,7 @@ class _AdvVAEModule(nn.Module):
         return {"mu": mu, "logvar": logvar, "x_hat": self.decoder(z), "adv": adv}
 
 
-class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
+class AdversarialVAE(AdversaryGroupsMixin, BaseFairNet):
     """Variational autoencoder with gradient-reversal adversaries (AdvXMultVAE).
 
     A VAE whose posterior mean is the fair representation: a Gaussian
@@ -211,10 +212,10 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         If positive, the KL weight grows linearly from 0 to ``beta`` over
         this many optimisation steps (Mult-VAE's KL annealing, which it
         capped at 0.2); 0 uses ``beta`` from the start.
-    lambda_adv : float, list of float or dict, default=5.0
+    fairness_weight : float or dict, default=5.0
         Gradient-reversal scale per protected attribute: one value for all,
-        a list in the column order of ``sensitive_features``, or a dict keyed
-        by column name (missing names get 1.0). 0 turns the fairness
+        or a dict keyed by attribute (column) name, missing names getting
+        1.0. 0 turns the fairness
         pressure off while the adversaries still train (the unconstrained
         reference with the same training). On Adult (sex) the probe AUC of
         ``Z`` fell from 0.89 at 0 to 0.79 at 1, 0.77 at 5 and 0.71 at 10,
@@ -247,7 +248,8 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
     batch_size : int, default=128
         Mini-batch size.
     max_grad_norm : float or None, default=None
-        Gradient-norm clipping.
+        Gradient-norm clipping, of the joint step and of the adversary-only
+        steps.
     early_stopping : bool, default=False
         Stop on a held-out validation loss, see :class:`~skfrl._base.BaseFairNet`.
     validation_fraction : float, default=0.1
@@ -322,23 +324,15 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
     (2, 5)
     """
 
-    optimizer_adv = torch.optim.Adam
-
     _parameter_constraints: dict = {
         **BaseFairNet._parameter_constraints,
+        **AdversaryGroupsMixin._parameter_constraints,
         "hidden_layer_sizes": [tuple, list],
         "likelihood": [StrOptions({"auto", "gaussian", "mixed", "multinomial"})],
         "categorical_groups": [list, tuple, None],
         "input_dropout": [Interval(numbers.Real, 0, 1, closed="left"), None],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "anneal_steps": [Interval(numbers.Integral, 0, None, closed="left")],
-        "lambda_adv": [Interval(numbers.Real, 0, None, closed="left"), list, dict],
-        "n_adversaries": [Interval(numbers.Integral, 1, None, closed="left")],
-        "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
-        "adversary_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "sensitive_kinds": [str, list, dict, None],
     }
 
     def __init__(
@@ -350,7 +344,7 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         input_dropout=None,
         beta=0.8,
         anneal_steps=0,
-        lambda_adv=5.0,
+        fairness_weight=5.0,
         n_adversaries=10,
         adversary_steps=3,
         adversary_lr=None,
@@ -379,7 +373,7 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         self.input_dropout = input_dropout
         self.beta = beta
         self.anneal_steps = anneal_steps
-        self.lambda_adv = lambda_adv
+        self.fairness_weight = fairness_weight
         self.n_adversaries = n_adversaries
         self.adversary_steps = adversary_steps
         self.adversary_lr = adversary_lr
@@ -503,49 +497,37 @@ class AdversarialVAE(_AdversaryGroupsMixin, BaseFairNet):
         self._n_train_steps = 0
         return self
 
-    def initialize_optimizer(self, *args, **kwargs):
-        """Adam for the VAE; a second one for the adversaries."""
-        return self._initialize_adversarial_optimizers()
-
     def _kl_weight(self) -> float:
         if self.anneal_steps <= 0:
             return float(self.beta)
         return float(self.beta) * min(1.0, self._n_train_steps / self.anneal_steps)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def _loss_terms(self, y_pred, y_true, X):
         """Reconstruction NLL + ``beta`` * KL + the adversaries' losses.
 
         The adversaries minimise their loss; the reversal layer makes the
-        encoder maximise it, scaled by ``lambda_adv``.
+        encoder maximise it, scaled by ``fairness_weight``.
         """
         x = X["X"].to(self.device)
         recon = self.module_.nll(y_pred["x_hat"], x).mean()
         kl = gaussian_kl_standard(y_pred["mu"], y_pred["logvar"]).mean()
-        adv_total = self._adversary_loss(y_pred["adv"], X)
-        self.history.record_batch("recon_loss", recon.item())
-        self.history.record_batch("kl_loss", kl.item())
-        self.history.record_batch("adv_loss", adv_total.item())
-        return recon + self._kl_weight() * kl + adv_total
+        adv = self._adversary_loss(y_pred["adv"], X)
+        loss = recon + self._kl_weight() * kl + adv
+        return loss, {"recon_loss": recon, "kl_loss": kl, "adv_loss": adv}
+
+    def _catch_up_loss(self, batch, y_pred):
+        if not len(self.module_.adversaries):
+            return None
+        Xi = batch[0]
+        mu = self.module_.adversary_input(y_pred["mu"].detach())
+        return lambda: self._adversary_loss(
+            [head(mu) for head in self.module_.adversaries], Xi
+        )
 
     def train_step(self, batch, **fit_params):
-        """Joint step, then ``adversary_steps - 1`` adversary-only steps.
-
-        Gradient reversal only removes what a near-optimal adversary can
-        find; letting the adversaries catch up on the (detached) posterior
-        means of the same batch keeps them near-optimal.
-        """
+        """Joint and adversary-only steps; counts the steps for KL annealing."""
         step = super().train_step(batch, **fit_params)
         self._n_train_steps += 1
-        if self.adversary_steps > 1 and len(self.module_.adversaries):
-            Xi = batch[0]
-            mu = self.module_.adversary_input(step["y_pred"]["mu"].detach())
-            adversary_catch_up(
-                self.optimizer_adv_,
-                lambda: self._adversary_loss(
-                    [head(mu) for head in self.module_.adversaries], Xi
-                ),
-                self.adversary_steps - 1,
-            )
         return step
 
     # -- public API ------------------------------------------------------------

@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from .._base import BaseFairNet, FairClassifierMixin
 from ..nn import MLP, ParallelMLP, grad_reverse
 from ..utils._sklearn_compat import Interval, StrOptions
-from ._adversarial import adversary_catch_up
+from ._mixins import AdversaryMixin, GroupDROMixin
 
 __all__ = ["CFair"]
 
@@ -55,13 +55,14 @@ class _CFairModule(nn.Module):
         z = self.encoder(x)
         adv = None
         if self.adversaries is not None:
-            # mu scales the adversary loss, not the reversal: as in the paper,
-            # the encoder receives -mu times the adversaries' gradient.
+            # fairness_weight scales the adversary loss, not the reversal: as
+            # in the paper, the encoder receives -fairness_weight times the
+            # adversaries' gradient.
             adv = self.adversaries(grad_reverse(z, 1.0))
         return {"z": z, "logits": self.classifier(z), "adv": adv}
 
 
-class CFair(FairClassifierMixin, BaseFairNet):
+class CFair(AdversaryMixin, GroupDROMixin, FairClassifierMixin, BaseFairNet):
     r"""Conditional fair representations (CFair and CFair-EO).
 
     An encoder maps ``X`` to ``Z``; a linear head predicts ``y`` from ``Z``;
@@ -72,9 +73,10 @@ class CFair(FairClassifierMixin, BaseFairNet):
 
     .. math::
 
-        \mathrm{CE}_{w}(y \mid z) + \mu \,\frac{1}{K} \sum_{k=1}^{K}
+        \mathrm{CE}_{w}(y \mid z) + \lambda \,\frac{1}{K} \sum_{k=1}^{K}
         \mathrm{CE}_{w_k}(s \mid z, y = k),
 
+    with :math:`\lambda` = ``fairness_weight`` (:math:`\mu` in the paper),
     minimised by the task head and the adversaries and, through the reversal
     layer, maximised in its second term by the encoder. Driving every
     conditional adversary to chance makes ``Z`` (and so any prediction made
@@ -120,7 +122,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
         Dimension of the representation ``Z``.
     hidden_layer_sizes : tuple of int, default=(64,)
         Hidden layers of the encoder.
-    mu : float, default=10.0
+    fairness_weight : float, default=10.0
         Weight of the adversaries' loss (``mu`` of the paper, which used 10
         on Adult). 0 turns the fairness pressure off while the adversaries
         still train.
@@ -246,22 +248,15 @@ class CFair(FairClassifierMixin, BaseFairNet):
     (3,)
     """
 
-    optimizer_adv = torch.optim.Adam
-
     _supports_multiple_sensitive = False
-    _supports_continuous_sensitive = False
 
     _parameter_constraints: dict = {
         **BaseFairNet._parameter_constraints,
+        **AdversaryMixin._parameter_constraints,
+        **GroupDROMixin._parameter_constraints,
         "mode": [StrOptions(set(_MODES))],
         "hidden_layer_sizes": [tuple, list],
-        "mu": [Interval(numbers.Real, 0, None, closed="left")],
-        "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
-        "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
-        "group_weighting": [StrOptions({"dro"}), None],
-        "dro_radius": [Interval(numbers.Real, 0, None, closed="left")],
-        "dro_groups": [StrOptions({"label", "label_sensitive"})],
+        "fairness_weight": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -269,7 +264,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
         mode="balanced",
         n_components=8,
         hidden_layer_sizes=(64,),
-        mu=10.0,
+        fairness_weight=10.0,
         adversary_steps=3,
         adversary_lr=1e-2,
         adversary_hidden_size=50,
@@ -294,7 +289,7 @@ class CFair(FairClassifierMixin, BaseFairNet):
         self.mode = mode
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
-        self.mu = mu
+        self.fairness_weight = fairness_weight
         self.adversary_steps = adversary_steps
         self.adversary_lr = adversary_lr
         self.adversary_hidden_size = adversary_hidden_size
@@ -411,10 +406,6 @@ class CFair(FairClassifierMixin, BaseFairNet):
         # The base-rate weights follow the data of the current fit.
         self._weight_tensors()
 
-    def initialize_optimizer(self, *args, **kwargs):
-        """Adam for encoder and task head; a second one for the adversaries."""
-        return self._initialize_adversarial_optimizers()
-
     def _adversary_loss(self, adv_out, y, s) -> torch.Tensor:
         """Mean over the classes of y present in the batch of adversary k's loss.
 
@@ -437,8 +428,8 @@ class CFair(FairClassifierMixin, BaseFairNet):
         present = den > 0
         return (num[present] / den[present]).mean()
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Weighted task cross-entropy plus ``mu`` times the adversaries' loss."""
+    def _loss_terms(self, y_pred, y_true, X):
+        """Weighted task cross-entropy + ``fairness_weight`` * adversaries' loss."""
         y_true = y_true.to(self.device)
         if self.group_weighting == "dro":
             # Per-group means replace the class weights: uniform over the
@@ -451,26 +442,17 @@ class CFair(FairClassifierMixin, BaseFairNet):
             task = F.cross_entropy(
                 y_pred["logits"], y_true, weight=self._class_weights_t
             )
-        self.history.record_batch("task_loss", task.item())
         if y_pred["adv"] is None:
-            return task
+            return task, {"task_loss": task}
         s = X["s_cat"][:, 0].to(self.device)
         adv = self._adversary_loss(y_pred["adv"], y_true, s)
-        self.history.record_batch("adv_loss", adv.item())
-        return task + self.mu * adv
+        return task + self.fairness_weight * adv, {"task_loss": task, "adv_loss": adv}
 
-    def train_step(self, batch, **fit_params):
-        """Joint step, then ``adversary_steps - 1`` adversary-only steps."""
-        step = super().train_step(batch, **fit_params)
-        if self.adversary_steps > 1 and self.module_.adversaries is not None:
-            Xi, yi = batch
-            z = step["y_pred"]["z"].detach()
-            y = yi.to(self.device)
-            s = Xi["s_cat"][:, 0].to(self.device)
-            adversary_catch_up(
-                self.optimizer_adv_,
-                lambda: self._adversary_loss(self.module_.adversaries(z), y, s),
-                self.adversary_steps - 1,
-                self.max_grad_norm,
-            )
-        return step
+    def _catch_up_loss(self, batch, y_pred):
+        if self.module_.adversaries is None:
+            return None
+        Xi, yi = batch
+        z = y_pred["z"].detach()
+        y = yi.to(self.device)
+        s = Xi["s_cat"][:, 0].to(self.device)
+        return lambda: self._adversary_loss(self.module_.adversaries(z), y, s)

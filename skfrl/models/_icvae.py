@@ -20,6 +20,7 @@ from ..nn import (
     reparameterize,
 )
 from ..utils._sklearn_compat import Interval
+from ._mixins import ContinuousSensitiveMixin
 
 __all__ = ["ICVAE"]
 
@@ -80,7 +81,7 @@ def _is_supervised(estimator) -> bool:
     return bool(estimator.supervised)
 
 
-class ICVAE(FairClassifierMixin, BaseFairNet):
+class ICVAE(ContinuousSensitiveMixin, FairClassifierMixin, BaseFairNet):
     """Invariant conditional VAE: fair representations without an adversary.
 
     A variational autoencoder whose decoder ``p(x | z, s)`` receives the
@@ -92,13 +93,14 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
     ``E_x KL(q(z|x) || q(z))``, estimated by the mean pairwise KL between the
     posteriors of a batch. The loss minimised is, per sample,
 
-    ``(1 + lambda_inv) * E_q[-log p(x|z,s)] + beta * KL(q(z|x) || N(0, I))
-    + lambda_inv * mean_{i != j} KL(q(z|x_i) || q(z|x_j))
+    ``(1 + lambda) * E_q[-log p(x|z,s)] + beta * KL(q(z|x) || N(0, I))
+    + lambda * mean_{i != j} KL(q(z|x_i) || q(z|x_j))
     + alpha * CE(y, classifier(z))``,
 
-    the last term only for ``supervised=True`` (ICVAE-S: a linear task head
-    on ``z``, trained on posterior samples and predicting from the posterior
-    mean). ``supervised=False`` is ICVAE-US, a pure transformer without
+    with ``lambda`` = ``fairness_weight``, the last term only for
+    ``supervised=True`` (ICVAE-S: a linear task head on ``z``, trained on
+    posterior samples and predicting from the posterior mean).
+    ``supervised=False`` is ICVAE-US, a pure transformer without
     ``predict``/``predict_proba``/``score``; ``y`` is then ignored.
 
     Categorical attributes are given to the decoder one-hot, continuous ones
@@ -106,7 +108,7 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
     the posterior mean ``mu(x)``, which never needs ``s``.
 
     With ``sensitive_features=None`` the decoder is unconditional and the
-    invariance term is dropped (``lambda_inv`` is treated as 0): a plain
+    invariance term is dropped (``fairness_weight`` is treated as 0): a plain
     beta-VAE (ICVAE-S: with a task head), the unconstrained reference.
 
     Numeric columns are reconstructed with a unit-variance Gaussian, so scale
@@ -127,12 +129,12 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         Hidden layers of the encoder; the decoder mirrors them.
     beta : float, default=0.1
         Weight of ``KL(q(z|x) || N(0, I))``. It is kept small so that
-        ``lambda_inv`` controls the compression: with a large ``beta`` the
+        ``fairness_weight`` controls the compression: with a large ``beta`` the
         s-conditioned decoder alone already strips much of ``s`` and the
         invariance weight has little left to do; a small prior term still
         anchors the posterior scale, which the pairwise KL (invariant to a
         common rescaling of means and variances) does not.
-    lambda_inv : float, default=0.3
+    fairness_weight : float, default=0.3
         Weight ``lambda`` of the invariance (pairwise KL) term; 0 disables
         it (the decoder is still conditioned on ``s``). The pairwise KL grows
         quadratically with the spread of the posterior means relative to
@@ -226,13 +228,13 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
 
     _parameter_constraints: dict = {
         **BaseFairNet._parameter_constraints,
+        **ContinuousSensitiveMixin._parameter_constraints,
         "supervised": ["boolean"],
         "hidden_layer_sizes": [tuple, list],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
-        "lambda_inv": [Interval(numbers.Real, 0, None, closed="left")],
+        "fairness_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "categorical_groups": [list, None],
-        "sensitive_kinds": [str, list, dict, None],
     }
 
     def __init__(
@@ -241,7 +243,7 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         n_components=8,
         hidden_layer_sizes=(64,),
         beta=0.1,
-        lambda_inv=0.3,
+        fairness_weight=0.3,
         alpha=1.0,
         categorical_groups=None,
         sensitive_kinds=None,
@@ -263,7 +265,7 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.beta = beta
-        self.lambda_inv = lambda_inv
+        self.fairness_weight = fairness_weight
         self.alpha = alpha
         self.categorical_groups = categorical_groups
         self.sensitive_kinds = sensitive_kinds
@@ -325,21 +327,21 @@ class ICVAE(FairClassifierMixin, BaseFairNet):
         x = {k: v.to(self.device) for k, v in x.items()}
         return self.module_(x["X"], x.get("s_cat"), x.get("s_cont"), **fit_params)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def _loss_terms(self, y_pred, y_true, X):
         """Weighted reconstruction, prior KL, pairwise KL and task loss."""
         x = X["X"].to(self.device)
         recon = self.module_.reconstruction(y_pred["x_hat"], x).mean()
         kl = gaussian_kl_standard(y_pred["mu"], y_pred["logvar"]).mean()
-        lam = float(self.lambda_inv) if self.sensitive_attributes_ else 0.0
+        # Without sensitive features there is nothing to be invariant to.
+        lam = float(self.fairness_weight) if self.sensitive_attributes_ else 0.0
         loss = (1.0 + lam) * recon + self.beta * kl
-        self.history.record_batch("recon_loss", recon.item())
-        self.history.record_batch("kl_loss", kl.item())
+        parts = {"recon_loss": recon, "kl_loss": kl}
         if lam > 0:
             pairwise = pairwise_gaussian_kl(y_pred["mu"], y_pred["logvar"])
             loss = loss + lam * pairwise
-            self.history.record_batch("pairwise_kl", pairwise.item())
+            parts["pairwise_kl"] = pairwise
         if self.supervised:
             task = F.cross_entropy(y_pred["logits"], y_true.to(self.device))
             loss = loss + self.alpha * task
-            self.history.record_batch("task_loss", task.item())
-        return loss
+            parts["task_loss"] = task
+        return loss, parts

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
-from skorch.utils import TeeGenerator
 from torch import nn
 from torch.nn import functional as F
 
 from .._base import BaseFairNet, FairClassifierMixin
-from ..exceptions import TrainingDivergedError
 from ..utils._sklearn_compat import Interval
 
 __all__ = ["LearnedFairRepresentation"]
@@ -114,7 +111,8 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
     ``w_k``; ``y`` is predicted by ``M @ w`` (for binary ``y`` this is the
     paper's ``w_k`` in [0, 1], parameterised by a sigmoid; for more classes,
     a softmax per prototype). The loss is
-    ``A_x L_x + A_y L_y + A_z L_z`` with
+    ``A_x L_x + A_y L_y + fairness_weight L_z`` (the paper's ``A_z`` is
+    ``fairness_weight``) with
 
     - ``L_x``: mean over samples of the squared reconstruction error
       ``||x_n - M_n V||^2``;
@@ -148,11 +146,12 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
         its scale grows with ``n_features``.
     A_y : float, default=1.0
         Weight of the task loss ``L_y``.
-    A_z : float, default=1.0
-        Weight of the statistical-parity loss ``L_z`` (at most 2 per binary
-        attribute). 0 turns fairness off. On Adult (sex), 1.0 brings the
-        demographic-parity difference of the predictions from 0.19 to about
-        0 for 3 points of accuracy; 10 makes the predictions constant.
+    fairness_weight : float, default=1.0
+        Weight of the statistical-parity loss ``L_z`` (``A_z`` of the paper;
+        ``L_z`` is at most 2 per binary attribute). 0 turns fairness off. On
+        Adult (sex), 1.0 brings the demographic-parity difference of the
+        predictions from 0.19 to about 0 for 3 points of accuracy; 10 makes
+        the predictions constant.
     learn_feature_weights : bool, default=True
         Learn the per-feature distance weights ``alpha`` (as in the paper);
         if False they stay at their initial common value.
@@ -231,12 +230,12 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
     weighted Euclidean distance (not squared) with ``alpha`` initialised
     at 1 and prototypes drawn uniformly in ``[0, 1]^D``; its fairness term is
     the mean over prototypes (and group pairs) of the gaps, i.e. ours divided
-    by ``K`` for two groups, so ``fairness_weight = K * A_z`` matches our
-    ``A_z``; its ``w_k`` are box-constrained instead of a sigmoid; it supports
-    binary ``y`` only (and ``y=None``), this class multi-class ``y`` and
-    several categorical attributes. Zemel et al. also allow separate
-    ``alpha`` for the two groups; a single ``alpha`` keeps ``transform`` free
-    of ``s``.
+    by ``K`` for two groups, so ``fairness_weight=K * w`` there matches
+    ``fairness_weight=w`` here; its ``w_k`` are box-constrained instead of a
+    sigmoid; it supports binary ``y`` only (and ``y=None``), this class
+    multi-class ``y`` and several categorical attributes. Zemel et al. also
+    allow separate ``alpha`` for the two groups; a single ``alpha`` keeps
+    ``transform`` free of ``s``.
 
     References
     ----------
@@ -263,7 +262,7 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
         **BaseFairNet._parameter_constraints,
         "A_x": [Interval(numbers.Real, 0, None, closed="left")],
         "A_y": [Interval(numbers.Real, 0, None, closed="left")],
-        "A_z": [Interval(numbers.Real, 0, None, closed="left")],
+        "fairness_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "learn_feature_weights": ["boolean"],
         # -1 (the full batch) is allowed; 0 is rejected in _check_params.
         "batch_size": [Interval(numbers.Integral, -1, None, closed="left")],
@@ -274,7 +273,7 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
         n_components=10,
         A_x=0.01,
         A_y=1.0,
-        A_z=1.0,
+        fairness_weight=1.0,
         learn_feature_weights=True,
         lr=1e-2,
         max_epochs=30,
@@ -293,7 +292,7 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
         self.n_components = n_components
         self.A_x = A_x
         self.A_y = A_y
-        self.A_z = A_z
+        self.fairness_weight = fairness_weight
         self.learn_feature_weights = learn_feature_weights
         self.lr = lr
         self.max_epochs = max_epochs
@@ -375,51 +374,19 @@ class LearnedFairRepresentation(FairClassifierMixin, BaseFairNet):
             total = total + (means - overall).abs().sum()
         return total
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """``A_x L_x + A_y L_y + A_z L_z``; ``L_z`` only with sensitive features."""
+    def _loss_terms(self, y_pred, y_true, X):
+        """``A_x L_x + A_y L_y + fairness_weight L_z`` (``L_z`` needs ``s``)."""
         x = X["X"].to(self.device)
         recon = (x - y_pred["x_hat"]).pow(2).sum(dim=1).mean()
         proba = y_pred["proba"].clamp_min(_EPS)
         task = F.nll_loss(torch.log(proba), y_true.to(self.device))
         loss = self.A_x * recon + self.A_y * task
-        self.history.record_batch("recon_loss", recon.item())
-        self.history.record_batch("task_loss", task.item())
+        parts = {"recon_loss": recon, "task_loss": task}
         if self._group_counts:
             parity = self._parity_loss(y_pred["M"], X["s_cat"].to(self.device))
-            self.history.record_batch("parity_loss", parity.item())
-            loss = loss + self.A_z * parity
-        return loss
-
-    def train_step(self, batch, **fit_params):
-        """A step of the optimizer; L-BFGS gets the closure it requires."""
-        if not isinstance(self.optimizer_, torch.optim.LBFGS):
-            return super().train_step(batch, **fit_params)
-        accumulator = self.get_train_step_accumulator()
-
-        def closure():
-            self._zero_grad_optimizer(set_to_none=True)
-            step = self.train_step_single(batch, **fit_params)
-            loss_value = float(step["loss"].detach())
-            if not math.isfinite(loss_value):
-                raise TrainingDivergedError(
-                    f"{type(self).__name__}: the training loss became "
-                    f"{loss_value}. Lower lr or scale X."
-                )
-            if self.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(
-                    self.module_.parameters(), self.max_grad_norm
-                )
-            self.notify(
-                "on_grad_computed",
-                named_parameters=TeeGenerator(self.get_all_learnable_params()),
-                batch=batch,
-                training=True,
-            )
-            accumulator.store_step(step)
-            return step["loss"]
-
-        self.optimizer_.step(closure)
-        return accumulator.get_step()
+            loss = loss + self.fairness_weight * parity
+            parts["parity_loss"] = parity
+        return loss, parts
 
     def _fitted_module(self) -> _LFRModule:
         check_is_fitted(self)

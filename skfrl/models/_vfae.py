@@ -108,13 +108,14 @@ class VFAE(FairClassifierMixin, BaseFairNet):
     loss minimised is, per batch,
 
     ``E_q[-log p(x|z,s)] + beta * KL(q(z|x) || N(0, I))
-    + alpha * CE(y, classifier(z)) + lambda_mmd * sum_a MMD^2_a``,
+    + alpha * CE(y, classifier(z)) + lambda * sum_a MMD^2_a``,
 
     where for every categorical attribute ``a`` the squared MMD between each
     group's posterior means and the rest of the batch is estimated with
     random Fourier features (:class:`~skfrl.nn.RFFMMD`, drawn once per fit;
-    linear in the batch size) and averaged over the groups. The penalty acts
-    on the posterior means because they are what ``transform`` returns.
+    linear in the batch size) and averaged over the groups; ``lambda`` is
+    ``fairness_weight``. The penalty acts on the posterior means because
+    they are what ``transform`` returns.
 
     What is implemented, and what is simplified from the paper:
 
@@ -163,7 +164,7 @@ class VFAE(FairClassifierMixin, BaseFairNet):
         Weight of ``KL(q(z|x) || N(0, I))`` (1: the evidence lower bound).
     alpha : float, default=1.0
         Weight of the task cross-entropy.
-    lambda_mmd : float, default=10.0
+    fairness_weight : float, default=10.0
         Weight of the MMD penalty; 0 disables it. Squared MMDs of random
         Fourier features are small numbers (below 0.1), hence a weight well
         above 1; much larger values (100 and more) collapse ``z`` and with
@@ -181,10 +182,6 @@ class VFAE(FairClassifierMixin, BaseFairNet):
     categorical_groups : list of list of int or None, default=None
         Column indices of one-hot groups, reconstructed with a softmax each;
         ``None`` reconstructs every column with a Gaussian.
-    sensitive_kinds : str, list or dict, default=None
-        Declared kinds per attribute (``"categorical"`` only); ``None``
-        infers, and an attribute inferred as continuous raises a
-        ``ValueError``.
     lr : float, default=1e-3
         Learning rate of Adam.
     max_epochs : int, default=30
@@ -257,19 +254,16 @@ class VFAE(FairClassifierMixin, BaseFairNet):
     (3,)
     """
 
-    _supports_continuous_sensitive = False
-
     _parameter_constraints: dict = {
         **BaseFairNet._parameter_constraints,
         "hidden_layer_sizes": [tuple, list],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "lambda_mmd": [Interval(numbers.Real, 0, None, closed="left")],
+        "fairness_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "encoder_sensitive": ["boolean"],
         "mmd_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "mmd_bandwidth": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "categorical_groups": [list, None],
-        "sensitive_kinds": [str, list, dict, None],
     }
 
     def __init__(
@@ -278,12 +272,11 @@ class VFAE(FairClassifierMixin, BaseFairNet):
         hidden_layer_sizes=(64,),
         beta=1.0,
         alpha=1.0,
-        lambda_mmd=10.0,
+        fairness_weight=10.0,
         encoder_sensitive=False,
         mmd_features=500,
         mmd_bandwidth=None,
         categorical_groups=None,
-        sensitive_kinds=None,
         lr=1e-3,
         max_epochs=30,
         batch_size=256,
@@ -302,12 +295,11 @@ class VFAE(FairClassifierMixin, BaseFairNet):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.beta = beta
         self.alpha = alpha
-        self.lambda_mmd = lambda_mmd
+        self.fairness_weight = fairness_weight
         self.encoder_sensitive = encoder_sensitive
         self.mmd_features = mmd_features
         self.mmd_bandwidth = mmd_bandwidth
         self.categorical_groups = categorical_groups
-        self.sensitive_kinds = sensitive_kinds
         self.lr = lr
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -357,22 +349,20 @@ class VFAE(FairClassifierMixin, BaseFairNet):
         x = {k: v.to(self.device) for k, v in x.items()}
         return self.module_(x["X"], x.get("s_cat"), **fit_params)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def _loss_terms(self, y_pred, y_true, X):
         """Reconstruction, prior KL, task cross-entropy and MMD penalty."""
         x = X["X"].to(self.device)
         recon = self.module_.reconstruction(y_pred["x_hat"], x).mean()
         kl = gaussian_kl_standard(y_pred["mu"], y_pred["logvar"]).mean()
         task = F.cross_entropy(y_pred["logits"], y_true.to(self.device))
         loss = recon + self.beta * kl + self.alpha * task
-        self.history.record_batch("recon_loss", recon.item())
-        self.history.record_batch("kl_loss", kl.item())
-        self.history.record_batch("task_loss", task.item())
+        parts = {"recon_loss": recon, "kl_loss": kl, "task_loss": task}
         if self.sensitive_attributes_:
             s_cat = X["s_cat"].to(self.device)
             mmd = sum(
                 self.module_.mmd(y_pred["mu"], s_cat[:, k])
                 for k in range(s_cat.shape[1])
             )
-            loss = loss + self.lambda_mmd * mmd
-            self.history.record_batch("mmd_loss", float(mmd.detach()))
-        return loss
+            loss = loss + self.fairness_weight * mmd
+            parts["mmd_loss"] = mmd
+        return loss, parts

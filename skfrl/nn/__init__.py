@@ -1,5 +1,6 @@
 """Plain PyTorch building blocks used by skfrl's models."""
 
+from ._data import BatchIterator, TensorDictDataset
 from ._dro import grouped_dro_loss, kl_dro_weights
 from ._layers import (
     MLP,
@@ -21,10 +22,12 @@ from ._vae import (
 __all__ = [
     "MLP",
     "RFFMMD",
+    "BatchIterator",
     "GaussianEncoder",
     "GradientReversal",
     "MixedReconstructionLoss",
     "ParallelMLP",
+    "TensorDictDataset",
     "gaussian_kl_standard",
     "grad_reverse",
     "grouped_dro_loss",

@@ -283,8 +283,8 @@ class SensitiveEncoder:
             )
         return out
 
-    def fit(self, sensitive_features, *, n_samples: int | None = None):
-        """Validate ``sensitive_features`` and learn their encoding."""
+    def _fit(self, sensitive_features, n_samples: int | None) -> list[np.ndarray]:
+        """Learn the encoding; return the validated values of the fitted rows."""
         values, attrs = check_sensitive_features(
             sensitive_features,
             n_samples=n_samples,
@@ -303,18 +303,56 @@ class SensitiveEncoder:
             self.mean_, self.scale_ = arr.mean(axis=0), arr.std(axis=0)
         else:
             self.mean_ = self.scale_ = None
-        self._fit_values = values
+        return values
+
+    def fit(self, sensitive_features, *, n_samples: int | None = None):
+        """Validate ``sensitive_features`` and learn their encoding.
+
+        Parameters
+        ----------
+        sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes)
+            One attribute or several (a DataFrame names them).
+        n_samples : int or None, default=None
+            Expected number of rows; a mismatch raises ``ValueError``.
+
+        Returns
+        -------
+        self : SensitiveEncoder
+            The fitted encoder.
+        """
+        self._fit(sensitive_features, n_samples)
         return self
 
     def fit_transform(self, sensitive_features, *, n_samples: int | None = None):
-        """``fit``, then the encoding of the same rows."""
-        self.fit(sensitive_features, n_samples=n_samples)
-        values = self._fit_values
-        del self._fit_values
+        """``fit``, then the encoding of the same rows.
+
+        Parameters
+        ----------
+        sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes)
+            One attribute or several (a DataFrame names them).
+        n_samples : int or None, default=None
+            Expected number of rows; a mismatch raises ``ValueError``.
+
+        Returns
+        -------
+        dict
+            As :meth:`transform` returns it.
+        """
+        values = self._fit(sensitive_features, n_samples)
         return self._encode(values, self.attributes_)
 
     def transform(self, sensitive_features, *, input_name="sensitive_features"):
         """Encode rows as the fitted data was encoded.
+
+        Parameters
+        ----------
+        sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes)
+            The attributes of the fit, in the same order.
+        input_name : str, default="sensitive_features"
+            Name used in error messages.
 
         Returns
         -------

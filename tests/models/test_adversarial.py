@@ -55,15 +55,15 @@ def test_set_output_pandas():
 
 
 def test_adversary_reduces_leakage_and_can_fail():
-    """lambda_adv=0 leaves s in Z; a strong adversary removes most of it."""
+    """fairness_weight=0 leaves s in Z; a strong adversary removes most of it."""
     X, y, s = _planted(n=1200)
     params = dict(FAST, max_epochs=40)
     Z0 = (
-        AdversarialFairRepresentation(lambda_adv=0.0, **params)
+        AdversarialFairRepresentation(fairness_weight=0.0, **params)
         .fit(X, y, sensitive_features=s)
         .transform(X)
     )
-    frl = AdversarialFairRepresentation(lambda_adv=3.0, **params).fit(
+    frl = AdversarialFairRepresentation(fairness_weight=3.0, **params).fit(
         X, y, sensitive_features=s
     )
     Z1 = frl.transform(X)
@@ -106,7 +106,7 @@ def test_multiple_attributes_categorical_and_continuous():
     S = pd.DataFrame({"sex": np.where(s == 1, "m", "f"), "age": age})
     S_before = S.copy()
     frl = AdversarialFairRepresentation(
-        lambda_adv={"sex": 2.0, "age": 1.0}, **FAST
+        fairness_weight={"sex": 2.0, "age": 1.0}, **FAST
     ).fit(X, y, sensitive_features=S)
     pd.testing.assert_frame_equal(S, S_before)
     kinds = {a.name: a.kind for a in frl.sensitive_attributes_}
@@ -117,8 +117,8 @@ def test_multiple_attributes_categorical_and_continuous():
     frl2 = AdversarialFairRepresentation(
         sensitive_kinds={"age": "categorical"}, **dict(FAST, max_epochs=1)
     )
-    with pytest.raises(ValueError, match="lambda_adv names unknown"):
-        AdversarialFairRepresentation(lambda_adv={"race": 1.0}, **FAST).fit(
+    with pytest.raises(ValueError, match="fairness_weight names unknown"):
+        AdversarialFairRepresentation(fairness_weight={"race": 1.0}, **FAST).fit(
             X, y, sensitive_features=S
         )
     S_small = S.assign(age=(S["age"] > 30).map({True: "old", False: "young"}))
@@ -204,7 +204,7 @@ def test_bad_sensitive_features(s, match):
     "params, match",
     [
         ({"n_components": 0}, "n_components"),
-        ({"lambda_adv": -1.0}, "lambda_adv"),
+        ({"fairness_weight": -1.0}, "fairness_weight"),
         ({"max_epochs": 0}, "max_epochs"),
         ({"adversary_dropout": 1.5}, "adversary_dropout"),
     ],

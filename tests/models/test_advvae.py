@@ -109,7 +109,7 @@ def test_dense_counts_with_multinomial_match_sparse_training():
 
 
 def test_interactions_adversary_removes_gender_and_age_keeps_recommendations():
-    """lambda_adv=0 leaves gender and age in Z; the default removes much of both."""
+    """fairness_weight=0 leaves gender and age in Z; the default removes much."""
     X, S = _interactions(
         n_users=1000, n_items=100, gender_bias=0.7, age_bias=2.0, seed=1
     )
@@ -127,7 +127,7 @@ def test_interactions_adversary_removes_gender_and_age_keeps_recommendations():
     for lam in (0.0, None):
         vae = AdversarialVAE(**params)
         if lam is not None:
-            vae.set_params(lambda_adv=lam)
+            vae.set_params(fairness_weight=lam)
         vae.fit(X[train], sensitive_features=S.iloc[train])
         Z = vae.transform(fold_in)
         results[lam] = (
@@ -178,7 +178,7 @@ def test_sparse_input_not_mutated():
 def test_tabular_adversary_reduces_leakage_and_can_fail():
     X, _, s = make_biased_classification(n_samples=1200, bias=1.0, random_state=0)
     params = dict(FAST, max_epochs=30)
-    Z0 = AdversarialVAE(lambda_adv=0.0, **params).fit(X, sensitive_features=s)
+    Z0 = AdversarialVAE(fairness_weight=0.0, **params).fit(X, sensitive_features=s)
     vae = AdversarialVAE(**params).fit(X, sensitive_features=s)
     assert vae.likelihood_ == "gaussian"
     auc0 = _probe_auc(Z0.transform(X), s)
@@ -239,15 +239,17 @@ def test_pickle_round_trip_is_exact():
 def test_categorical_and_continuous_attributes_together():
     X, S = _interactions(n_users=200)
     S = S.assign(gender=S["gender"].map({0: "f", 1: "m"}))
-    vae = AdversarialVAE(lambda_adv={"gender": 2.0}, **FAST)
+    vae = AdversarialVAE(fairness_weight={"gender": 2.0}, **FAST)
     vae.fit(X, sensitive_features=S)
     kinds = {a.name: a.kind for a in vae.sensitive_attributes_}
     assert kinds == {"gender": "categorical", "age": "continuous"}
     assert len(vae.module_.adversaries) == 2
     assert vae.module_.reversal_scales == [2.0, 1.0]
     assert vae.module_.adversaries[0].n_heads == vae.n_adversaries
-    with pytest.raises(ValueError, match="lambda_adv names unknown"):
-        AdversarialVAE(lambda_adv={"race": 1.0}, **FAST).fit(X, sensitive_features=S)
+    with pytest.raises(ValueError, match="fairness_weight names unknown"):
+        AdversarialVAE(fairness_weight={"race": 1.0}, **FAST).fit(
+            X, sensitive_features=S
+        )
 
 
 def test_without_sensitive_features_trains_plain_vae():
@@ -301,7 +303,7 @@ def test_optimizer_adv_params_are_routed_the_skorch_way():
         ({"likelihood": "poisson"}, "likelihood"),
         ({"beta": -1.0}, "beta"),
         ({"input_dropout": 1.0}, "input_dropout"),
-        ({"lambda_adv": -1.0}, "lambda_adv"),
+        ({"fairness_weight": -1.0}, "fairness_weight"),
         ({"anneal_steps": -1}, "anneal_steps"),
     ],
 )

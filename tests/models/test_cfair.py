@@ -57,7 +57,8 @@ def test_pandas_input_and_set_output():
 
 
 def test_conditional_adversaries_remove_s_given_y_and_can_fail():
-    """mu=0 leaves s in Z within each class of y; the default removes most of it.
+    """No fairness weight leaves s in Z within each class of y; the default removes
+    most of it.
 
     CFair targets equalized odds (Z independent of s given y), so the
     conditional probe is the quantity to test; the unconditional one falls
@@ -65,7 +66,11 @@ def test_conditional_adversaries_remove_s_given_y_and_can_fail():
     """
     X, y, s = _data(n=1000)
     params = dict(FAST, max_epochs=20)
-    Z0 = CFair(mu=0.0, **params).fit(X, y, sensitive_features=s).transform(X)
+    Z0 = (
+        CFair(fairness_weight=0.0, **params)
+        .fit(X, y, sensitive_features=s)
+        .transform(X)
+    )
     frl = CFair(**params).fit(X, y, sensitive_features=s)
     Z1 = frl.transform(X)
     cond0, cond1 = _conditional_probe_auc(Z0, s, y), _conditional_probe_auc(Z1, s, y)
@@ -208,7 +213,7 @@ def test_history_records_loss_components():
     [
         ({"mode": "dp"}, "mode='dp'"),
         ({"mode": "cfair-dp"}, "'mode' parameter"),
-        ({"mu": -1.0}, "'mu' parameter"),
+        ({"fairness_weight": -1.0}, "'fairness_weight' parameter"),
         ({"adversary_steps": 0}, "'adversary_steps' parameter"),
         ({"adversary_lr": 0.0}, "'adversary_lr' parameter"),
         ({"n_components": 0}, "'n_components' parameter"),

@@ -164,7 +164,7 @@ def test_categorical_groups_reconstruction():
     [
         ({"n_components": 0}, "n_components"),
         ({"beta": -1.0}, "beta"),
-        ({"lambda_inv": -0.5}, "lambda_inv"),
+        ({"fairness_weight": -0.5}, "fairness_weight"),
         ({"alpha": -1.0}, "alpha"),
         ({"supervised": "yes"}, "supervised"),
         ({"categorical_groups": "all"}, "categorical_groups"),
@@ -186,10 +186,10 @@ def test_input_not_mutated():
 
 
 def test_icvae_us_invariance_term_reduces_leakage():
-    """lambda_inv=0 keeps s in Z; the pairwise-KL term removes most of it."""
+    """fairness_weight=0 keeps s in Z; the pairwise-KL term removes most of it."""
     X, y, s = _data(n=800)
     params = dict(FAST, max_epochs=20, supervised=False)
-    Z0 = ICVAE(lambda_inv=0.0, **params).fit(X, sensitive_features=s).transform(X)
+    Z0 = ICVAE(fairness_weight=0.0, **params).fit(X, sensitive_features=s).transform(X)
     Z1 = ICVAE(**params).fit(X, sensitive_features=s).transform(X)
     auc0, auc1 = _auc(Z0, s), _auc(Z1, s)
     assert auc0 > 0.8
@@ -199,7 +199,11 @@ def test_icvae_us_invariance_term_reduces_leakage():
 def test_icvae_s_invariance_term_reduces_leakage_and_keeps_task():
     X, y, s = _independent_task()
     params = dict(FAST, max_epochs=20)
-    Z0 = ICVAE(lambda_inv=0.0, **params).fit(X, y, sensitive_features=s).transform(X)
+    Z0 = (
+        ICVAE(fairness_weight=0.0, **params)
+        .fit(X, y, sensitive_features=s)
+        .transform(X)
+    )
     model = ICVAE(**params).fit(X, y, sensitive_features=s)
     auc0, auc1 = _auc(Z0, s), _auc(model.transform(X), s)
     assert auc0 > 0.9

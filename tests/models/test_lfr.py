@@ -59,10 +59,10 @@ def test_pandas_input_and_set_output():
 
 
 def test_parity_term_removes_leakage_and_can_fail():
-    """A_z=0 lets the memberships encode s; the default removes most of it."""
+    """fairness_weight=0 lets the memberships encode s; the default removes most."""
     X, y, s = _data(n=1000)
     params = dict(FAST, max_epochs=20)
-    lfr0 = LearnedFairRepresentation(A_z=0.0, **params)
+    lfr0 = LearnedFairRepresentation(fairness_weight=0.0, **params)
     M0 = lfr0.fit(X, y, sensitive_features=s).transform(X)
     lfr1 = LearnedFairRepresentation(**params).fit(X, y, sensitive_features=s)
     M1 = lfr1.transform(X)
@@ -102,7 +102,7 @@ def test_both_lfr_implementations_reduce_the_parity_gap():
         n_prototypes=k,
         reconstruct_weight=ours.A_x,
         target_weight=ours.A_y,
-        fairness_weight=k * ours.A_z,
+        fairness_weight=k * ours.fairness_weight,
         max_iter=50,
         random_state=0,
     ).fit(X, y, sensitive_features=s)
@@ -204,7 +204,7 @@ def test_pickle_round_trip_is_exact():
     [
         ({"batch_size": 0}, "'batch_size' parameter"),
         ({"batch_size": -2}, "'batch_size' parameter"),
-        ({"A_z": -1.0}, "'A_z' parameter"),
+        ({"fairness_weight": -1.0}, "'fairness_weight' parameter"),
         ({"A_x": -1.0}, "'A_x' parameter"),
         ({"n_components": 0}, "'n_components' parameter"),
         ({"learn_feature_weights": "yes"}, "'learn_feature_weights' parameter"),

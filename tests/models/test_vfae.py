@@ -146,7 +146,9 @@ def test_continuous_sensitive_attribute_is_rejected():
     age = np.random.default_rng(0).normal(40, 10, size=len(X))
     with pytest.raises(ValueError, match="continuous"):
         VFAE(**FAST).fit(X, y, sensitive_features=age)
-    with pytest.raises(ValueError, match="continuous"):
+    # Only the models that accept continuous attributes take sensitive_kinds.
+    assert "sensitive_kinds" not in VFAE().get_params()
+    with pytest.raises(ValueError, match="sensitive_kinds"):
         VFAE(sensitive_kinds="continuous", **FAST).fit(
             X, y, sensitive_features=np.arange(len(X)) % 2
         )
@@ -157,7 +159,7 @@ def test_continuous_sensitive_attribute_is_rejected():
     [
         ({"n_components": 0}, "n_components"),
         ({"beta": -1.0}, "beta"),
-        ({"lambda_mmd": -1.0}, "lambda_mmd"),
+        ({"fairness_weight": -1.0}, "fairness_weight"),
         ({"alpha": -1.0}, "alpha"),
         ({"mmd_features": 0}, "mmd_features"),
         ({"mmd_bandwidth": 0.0}, "mmd_bandwidth"),
@@ -186,10 +188,12 @@ def test_input_not_mutated():
 
 
 def test_mmd_penalty_reduces_leakage_and_keeps_task():
-    """lambda_mmd=0 leaves s in Z; the MMD penalty removes much of it."""
+    """fairness_weight=0 leaves s in Z; the MMD penalty removes much of it."""
     X, y, s = _independent_task()
     params = dict(FAST, max_epochs=20)
-    Z0 = VFAE(lambda_mmd=0.0, **params).fit(X, y, sensitive_features=s).transform(X)
+    Z0 = (
+        VFAE(fairness_weight=0.0, **params).fit(X, y, sensitive_features=s).transform(X)
+    )
     model = VFAE(**params).fit(X, y, sensitive_features=s)
     auc0, auc1 = _auc(Z0, s), _auc(model.transform(X), s)
     assert auc0 > 0.75
