@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
-from ..utils import check_sensitive_features
+from ..utils import check_X_y_s
 from ..utils._sklearn_compat import Interval, check_params
 from ._feature_space import FeatureSpace
 
@@ -57,48 +56,6 @@ class _NoBoolInterval(Interval):
         return f"{super().__str__()} (not a bool)"
 
 
-def _infinite_columns(X: pd.DataFrame) -> list:
-    """Names of the float (or complex) columns of ``X`` holding +-inf."""
-    bad = []
-    for name, col in X.items():
-        dtype = col.dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            continue
-        if pd.api.types.is_float_dtype(dtype):
-            values = col.to_numpy(dtype=np.float64)
-        elif pd.api.types.is_complex_dtype(dtype):
-            values = col.to_numpy()
-        else:
-            continue
-        if np.isinf(values).any():
-            bad.append(name)
-    return bad
-
-
-def _has_non_finite(y: np.ndarray) -> bool:
-    """Whether numeric labels (or numbers in an object array) are +-inf."""
-    if y.dtype.kind in "fc":
-        return not bool(np.isfinite(y).all())
-    if y.dtype.kind == "O":
-        return any(
-            isinstance(v, float | np.floating) and not math.isfinite(v) for v in y
-        )
-    return False
-
-
-def _python_value(value):
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _as_frame(s) -> pd.DataFrame:
-    if isinstance(s, pd.DataFrame):
-        return s.reset_index(drop=True)
-    if isinstance(s, pd.Series):
-        return s.reset_index(drop=True).to_frame()
-    arr = np.asarray(s)
-    return pd.DataFrame(arr.reshape(len(arr), -1))
-
-
 def _concat_like(original, extra_values, *, n_poison: int):
     """Append rows to ``original`` keeping its container, dtypes and index."""
     if isinstance(original, pd.DataFrame | pd.Series):
@@ -122,7 +79,7 @@ def _concat_like(original, extra_values, *, n_poison: int):
     return np.concatenate([original, extra], axis=0)
 
 
-class BaseAttack(BaseEstimator):
+class BaseAttack(BaseEstimator, metaclass=ABCMeta):
     """Base class of poisoning attacks (template method ``fit_resample``).
 
     ``fit_resample(X, y, *, sensitive_features)`` validates the data, fits a
@@ -204,54 +161,17 @@ class BaseAttack(BaseEstimator):
         return FeatureSpace().fit(X)
 
     def _validate(self, X, y, sensitive_features):
-        if isinstance(X, pd.Series) or np.ndim(X) != 2:
-            raise ValueError(
-                f"X must be 2-D (a DataFrame or an array), got shape {np.shape(X)}."
-            )
-        if not isinstance(X, pd.DataFrame):
-            X = np.asarray(X)
-            if X.dtype.kind not in "biuf":
-                raise TypeError(
-                    "X must be numeric when it is not a DataFrame; got dtype "
-                    f"{X.dtype}."
-                )
-            if not np.all(np.isfinite(X)):
-                raise ValueError("X contains NaN or infinite values.")
-        elif X.isna().to_numpy().any():
-            raise ValueError("X contains missing values; impute or drop them first.")
-        else:
-            bad = _infinite_columns(X)
-            if bad:
-                raise ValueError(
-                    f"X contains infinite values in column(s) {bad[:10]}; X must "
-                    "be finite (clip or drop those values first)."
-                )
-        n = len(X)
-        if n < 2:
-            raise ValueError(f"X needs at least 2 samples, got {n}.")
-        if y is None:
-            raise ValueError("y is required: poisons carry labels.")
-        y_arr = np.asarray(y)
-        if y_arr.ndim != 1 or len(y_arr) != n:
-            raise ValueError(
-                f"y must be 1-D with one label per row of X ({n}), got shape "
-                f"{y_arr.shape}."
-            )
-        if pd.isna(y_arr).any():
-            raise ValueError("y contains missing values.")
-        if _has_non_finite(y_arr):
-            raise ValueError(
-                "y contains infinite values; labels must be finite class values."
-            )
-        if self._requires_two_classes:
-            classes = pd.unique(y_arr)
-            if len(classes) < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs at least two classes in y, got "
-                    f"one class ({_python_value(classes[0])!r})."
-                )
-        check_sensitive_features(sensitive_features, n_samples=n)
-        return X, y_arr
+        """``(X, y, S)`` checked before any work (see :func:`check_X_y_s`)."""
+        name = type(self).__name__
+        X, y_arr, S = check_X_y_s(
+            X,
+            y,
+            sensitive_features,
+            require_sensitive=True,
+            min_classes=2 if self._requires_two_classes else 1,
+            estimator_name=name,
+        )
+        return X, y_arr, S
 
     def fit_resample(self, X, y, *, sensitive_features):
         """Craft poisons and return the augmented training data.
@@ -275,7 +195,7 @@ class BaseAttack(BaseEstimator):
         self._check_params()
         start = time.perf_counter()
         self.timings_ = {}
-        X_checked, y_arr = self._validate(X, y, sensitive_features)
+        X_checked, y_arr, S = self._validate(X, y, sensitive_features)
         n = len(X_checked)
         n_poison = self._n_poison(n)
         rng = check_random_state(self.random_state)
@@ -283,7 +203,6 @@ class BaseAttack(BaseEstimator):
             X_checked, y_arr, sensitive_features
         )
         E = self.feature_space_.encode(X_checked)
-        S = _as_frame(sensitive_features)
         poisons = self._generate(E, y_arr, S, n_poison, rng)
         if len(poisons.E) != n_poison:  # pragma: no cover - subclass bug guard
             raise RuntimeError(

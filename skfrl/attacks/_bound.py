@@ -17,29 +17,22 @@ from __future__ import annotations
 import math
 import numbers
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import (
-    ArpackError,
-    ArpackNoConvergence,
-    LinearOperator,
-    eigs,
-    gmres,
-)
-from sklearn.exceptions import NotFittedError
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
-from .._base import BaseFairNet, _seed_from
-from ..utils import check_sensitive_features, torch_rng
+from ..inspection import (
+    TrainingRows,
+    encode_inputs,
+    group_codes,
+    influence,
+    training_rows,
+)
+from ..utils import seed_from, sensitive_frame, split_representation, torch_rng
 from ._eng import fld_torch
-from ._graph import _codes, _flat, _Graph, _Rows
 
 __all__ = ["PoisonCountBound", "min_poison_count"]
 
@@ -206,108 +199,6 @@ def _poisons_needed(n: int, tau: float, per_share: float) -> float:
     return float(max(1, math.ceil(m - 1e-9)))
 
 
-# -- victim plumbing ---------------------------------------------------------
-def _split(victim):
-    """(preprocessing Pipeline or None, fitted FRL step)."""
-    if isinstance(victim, BaseFairNet):
-        pre, frl = None, victim
-    elif isinstance(victim, Pipeline):
-        idx = next(
-            (
-                i
-                for i, (_, st) in enumerate(victim.steps)
-                if isinstance(st, BaseFairNet)
-            ),
-            None,
-        )
-        if idx is None:
-            raise TypeError(
-                "victim must be a fitted skfrl neural FRL model (a BaseFairNet "
-                "subclass) or a Pipeline with one as a step; the Pipeline has "
-                f"{[type(st).__name__ for _, st in victim.steps]}."
-            )
-        pre, frl = (victim[:idx] if idx else None), victim.steps[idx][1]
-    else:
-        raise TypeError(
-            "victim must be a fitted skfrl neural FRL model (a BaseFairNet "
-            f"subclass) or a Pipeline with one as a step; got "
-            f"{type(victim).__name__}."
-        )
-    try:
-        check_is_fitted(frl)
-    except NotFittedError as exc:
-        raise NotFittedError(
-            f"victim is not fitted: min_poison_count measures a trained "
-            f"victim; call fit on {type(frl).__name__} first."
-        ) from exc
-    attrs = getattr(frl, "sensitive_attributes_", [])
-    if not attrs or attrs[0].kind != "categorical" or attrs[0].n_classes != 2:
-        raise ValueError(
-            "victim must have been fitted with a binary categorical (first) "
-            "sensitive attribute; the FLD bound concerns two groups."
-        )
-    return pre, frl
-
-
-def _encode(pre, X, name: str) -> np.ndarray:
-    if isinstance(X, pd.Series) or np.ndim(X) != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {np.shape(X)}.")
-    E = pre.transform(X) if pre is not None else X
-    if sp.issparse(E):
-        E = E.toarray()
-    E = np.asarray(E, dtype=np.float32)
-    if not np.all(np.isfinite(E)):
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    return np.ascontiguousarray(E)
-
-
-def _as_frame(s, n: int, name: str, *, check: bool = True) -> pd.DataFrame:
-    if check:  # full validation (two groups per categorical attribute...)
-        check_sensitive_features(s, n_samples=n, input_name=name)
-    if isinstance(s, pd.DataFrame):
-        frame = s.reset_index(drop=True)
-    elif isinstance(s, pd.Series):
-        frame = s.reset_index(drop=True).to_frame()
-    else:
-        arr = np.asarray(s)
-        if arr.ndim not in (1, 2):
-            raise ValueError(f"{name} must be 1-D or 2-D, got shape {arr.shape}.")
-        frame = pd.DataFrame(arr.reshape(len(arr), -1))
-    if len(frame) != n:
-        raise ValueError(f"{name} has {len(frame)} rows, expected {n}.")
-    return frame
-
-
-class _Contribution:
-    """Centred per-sample field ``g(x)``: a row's first-order pull on theta*.
-
-    ``"single"``: ``g(x) = grad l(x) - F_ref`` with ``l`` the loss on a batch
-    of one. ``"marginal"``: ``g(x) = (b + 1) (F(R + x) - F(R))`` on a fixed
-    reference batch ``R`` of ``b`` training rows, which equals the former for
-    a loss that averages per-sample terms and also covers losses that weight
-    samples by group frequencies or compare groups within a batch.
-    """
-
-    def __init__(self, graph: _Graph, mode: str, ref: _Rows, F_ref: torch.Tensor):
-        self.graph, self.mode, self.ref, self.F_ref = graph, mode, ref, F_ref
-
-    def __call__(self, row: _Rows, E=None, create_graph=False) -> torch.Tensor:
-        if self.mode == "single":
-            return self.graph.field(row, E, create_graph) - self.F_ref
-        rows = self.ref.concat(row)
-        E_all = None
-        if E is not None:
-            E_all = torch.cat([torch.as_tensor(self.ref.E), E])
-        b = len(self.ref)
-        return (b + 1) * (self.graph.field(rows, E_all, create_graph) - self.F_ref)
-
-    def many(self, rows: _Rows) -> np.ndarray:
-        out = np.empty((len(rows), int(self.F_ref.numel())), dtype=np.float64)
-        for i in range(len(rows)):
-            out[i] = self(rows.take(slice(i, i + 1))).detach().numpy()
-        return out
-
-
 def _check_positive(value, name: str, *, allow_zero=False) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
@@ -351,120 +242,7 @@ def _expand_labels(frl, X_c, y_c, S_c: pd.DataFrame, label_choices: str):
     return X_c[idx], np.concatenate(ys), pd.concat(S_rows, ignore_index=True)
 
 
-def _auto_damping(spectral_radius: float, leftmost: float) -> float:
-    """``max(0, -Re lambda_min) + 0.1 * rho`` (at least 1e-6).
-
-    Shifts the spectrum of ``J`` so that its leftmost point sits at a tenth
-    of its reach: every direction of ``J + lambda I`` is then stable, and
-    none is more than ten times flatter than the stiffest one.
-    """
-    return max(max(0.0, -leftmost) + 0.1 * spectral_radius, 1e-6)
-
-
-def _solve_diagonal(contrib, train: _Rows, g_fld, damping):
-    fields = contrib.many(train)
-    diag = (fields**2).mean(axis=0)
-    lam = _auto_damping(float(diag.max()), 0.0) if damping == "auto" else damping
-    u = g_fld / (diag + lam)
-    info = {
-        "fisher_diag_mean": float(diag.mean()),
-        "fisher_diag_max": float(diag.max()),
-        "n_rows": len(train),
-    }
-    return u, lam, info, fields
-
-
-def _eig_estimate(op, p: int, which: str, rng) -> float:
-    """One eigenvalue of ``op`` by ARPACK (loose tolerance; nan on failure)."""
-    v0 = rng.standard_normal(p)
-    try:
-        ev = eigs(
-            op,
-            k=1,
-            which=which,
-            tol=1e-2,
-            maxiter=100,
-            v0=v0,
-            return_eigenvectors=False,
-        )
-    except ArpackNoConvergence as exc:
-        ev = exc.eigenvalues
-    except (ArpackError, ValueError):  # pragma: no cover - tiny/degenerate J
-        ev = []
-    if len(ev) == 0:
-        return float("nan")
-    return float(ev[0].real) if which == "SR" else float(np.abs(ev[0]))
-
-
-def _solve_krylov(graph, train: _Rows, g_fld, damping, max_iter, rng):
-    F = graph.field(train, create_graph=True)
-    params = graph.params
-    p = len(g_fld)
-    n_matvec = [0]
-
-    def jt(v: np.ndarray) -> np.ndarray:
-        n_matvec[0] += 1
-        vt = torch.as_tensor(np.asarray(v.real, dtype=np.float32).ravel())
-        grads = torch.autograd.grad(
-            F @ vt, params, retain_graph=True, allow_unused=True
-        )
-        return _flat(grads, params).detach().numpy().astype(np.float64)
-
-    # J and J^T share their spectrum: estimate its reach and leftmost point.
-    op_j = LinearOperator((p, p), matvec=jt, dtype=np.float64)
-    rho = _eig_estimate(op_j, p, "LM", rng)
-    leftmost = _eig_estimate(op_j, p, "SR", rng)
-    if damping == "auto":
-        if not (math.isfinite(rho) and math.isfinite(leftmost)):
-            raise RuntimeError(
-                "damping='auto' could not estimate the curvature's spectrum; "
-                "give damping as a number."
-            )
-        lam = _auto_damping(rho, leftmost)
-    else:
-        lam = damping
-    if math.isfinite(leftmost) and leftmost + lam <= 0:
-        warnings.warn(
-            f"The victim's field Jacobian has an eigenvalue with real part "
-            f"{leftmost:.3g} <= -damping ({-lam:.3g}): the damped curvature is "
-            "not positive and the first-order response is unreliable; use "
-            "damping='auto' or a damping above "
-            f"{-leftmost:.3g}.",
-            UserWarning,
-            stacklevel=3,
-        )
-    op = LinearOperator((p, p), matvec=lambda v: jt(v) + lam * v, dtype=np.float64)
-    n_iter = [0]
-
-    def count(_):
-        n_iter[0] += 1
-
-    u, status = gmres(
-        op,
-        g_fld,
-        rtol=1e-6,
-        restart=min(50, p),
-        maxiter=max_iter,
-        callback=count,
-        callback_type="pr_norm",
-    )
-    residual = float(
-        np.linalg.norm(jt(u) + lam * u - g_fld) / max(np.linalg.norm(g_fld), 1e-30)
-    )
-    info = {
-        "solver": "gmres on (J + damping I)^T u = grad FLD",
-        "converged": status == 0,
-        "iterations": n_iter[0],
-        "relative_residual": residual,
-        "spectral_radius": rho,
-        "leftmost_eigenvalue": leftmost,
-        "jacobian_products": n_matvec[0],
-        "n_rows": len(train),
-    }
-    return u, lam, info
-
-
-def _refine(contrib, rows: _Rows, r_t, lower, upper, steps, lr, objective):
+def _refine(contrib, rows: TrainingRows, r_t, lower, upper, steps, lr, objective):
     """Projected Adam ascent of ``objective(g(x))`` over x in the box."""
     best = np.full(len(rows), -np.inf)
     for i in range(len(rows)):
@@ -527,9 +305,11 @@ def min_poison_count(
     the candidates.
 
     Every quantity is measured on the fitted victim: per-sample fields
-    through the victim's own training loss graph (as
-    :class:`PoisonGenerator` uses it, gradient reversal included), a damped
-    curvature estimate and the FLD gradient on the target data.
+    through the victim's own training loss graph
+    (:class:`~skfrl.inspection.TrainingGraph`, as :class:`PoisonGenerator`
+    uses it, gradient reversal included), and the influence vector from a
+    damped curvature estimate and the FLD gradient on the target data
+    (:func:`~skfrl.inspection.influence`).
 
     .. versionadded:: 0.1
 
@@ -625,6 +405,7 @@ def min_poison_count(
     See Also
     --------
     PoisonGenerator : The ENG attack whose success this bounds.
+    skfrl.inspection.influence : The influence vector ``r`` alone.
 
     Notes
     -----
@@ -663,46 +444,34 @@ def min_poison_count(
     max_iter = _check_int(max_iter, "max_iter", 1)
     box_steps = _check_int(box_steps, "box_steps", 0)
     box_starts = _check_int(box_starts, "box_starts", 1)
-    pre, frl = _split(victim)
+    pre, frl = split_representation(
+        victim, neural=True, fitted=True, input_name="victim"
+    )
+    attrs = frl.sensitive_attributes_
+    if not attrs or attrs[0].kind != "categorical" or attrs[0].n_classes != 2:
+        raise ValueError(
+            "victim must have been fitted with a binary categorical (first) "
+            "sensitive attribute; the FLD bound concerns two groups."
+        )
     rng = check_random_state(random_state)
 
     # -- data ----------------------------------------------------------------
-    E = _encode(pre, X, "X")
+    if sensitive_features is None:
+        raise ValueError("sensitive_features is required, got None.")
+    train = training_rows(victim, X, y, sensitive_features=sensitive_features)
+    E = train.E
     n = len(E)
-    if n < 2:
-        raise ValueError(f"X needs at least 2 samples, got {n}.")
-    if reference_size is None:  # the victim's batch (-1: whole data in skorch)
-        batch_size = getattr(frl, "batch_size", n)
-        reference_size = n if batch_size is None or batch_size <= 0 else batch_size
-    if y is None:
-        raise ValueError("y is required: the victim's training loss uses it.")
     y_arr = np.asarray(y)
-    if y_arr.ndim != 1 or len(y_arr) != n:
-        raise ValueError(
-            f"y must be 1-D with one label per row of X ({n}), got shape {y_arr.shape}."
-        )
-    if E.shape[1] != frl.n_features_in_:
-        raise ValueError(
-            f"X has {E.shape[1]} features after preprocessing but the victim "
-            f"was fitted on {frl.n_features_in_}."
-        )
-    S = _as_frame(sensitive_features, n, "sensitive_features")
-    if S.shape[1] != len(frl.sensitive_attributes_):
-        raise ValueError(
-            f"sensitive_features has {S.shape[1]} attributes but the victim "
-            f"was fitted with {len(frl.sensitive_attributes_)}."
-        )
-    train = _Rows(E, *_codes(frl, y_arr, S, "y/sensitive_features"))
+    S = sensitive_frame(sensitive_features, n)
 
-    groups = frl.sensitive_attributes_[0].classes
     if X_target is None:
         if s_target is not None:
             raise ValueError("s_target was given without X_target.")
-        E_t, s_t, s_name = E, S.iloc[:, 0].to_numpy(), "sensitive_features"
+        s_t, s_name = S.iloc[:, 0].to_numpy(), "sensitive_features"
     else:
         if s_target is None:
             raise ValueError("X_target needs s_target (its sensitive attribute).")
-        E_t = _encode(pre, X_target, "X_target")
+        E_t = encode_inputs(pre, X_target, input_name="X_target")
         s_t = np.asarray(s_target)
         if s_t.ndim != 1 or len(s_t) != len(E_t):
             raise ValueError(
@@ -710,13 +479,10 @@ def min_poison_count(
                 f"({len(E_t)}), got shape {s_t.shape}."
             )
         s_name = "s_target"
-    present = np.isin(groups, s_t)
-    if not present.all() or not np.isin(s_t, groups).all():
-        raise ValueError(
-            f"{s_name} must hold both groups {groups.tolist()} of the victim's "
-            f"first sensitive attribute (and no others); FLD needs two groups."
-        )
-    s_t_codes = torch.as_tensor(np.searchsorted(groups, s_t))
+    # FLD separates the two groups: both must be there.
+    s_t_codes = torch.as_tensor(
+        group_codes(frl, s_t, require_all=True, input_name=s_name)
+    )
 
     if candidates is None:
         pick = np.sort(rng.choice(n, size=min(max_candidates, n), replace=False))
@@ -724,72 +490,49 @@ def min_poison_count(
     else:
         if not isinstance(candidates, tuple | list) or len(candidates) != 3:
             raise TypeError("candidates must be a tuple (X_c, y_c, s_c).")
-        X_c = _encode(pre, candidates[0], "candidates[0]")
+        X_c = encode_inputs(pre, candidates[0], input_name="candidates[0]")
         y_c = np.asarray(candidates[1])
         if y_c.ndim != 1 or len(y_c) != len(X_c):
             raise ValueError(
                 f"candidates' labels must be 1-D with one per row ({len(X_c)}), "
                 f"got shape {y_c.shape}."
             )
-        S_c = _as_frame(candidates[2], len(X_c), "candidates[2]", check=False)
+        n_s = len(candidates[2]) if np.ndim(candidates[2]) else 0
+        if n_s != len(X_c):
+            raise ValueError(f"candidates[2] has {n_s} rows, expected {len(X_c)}.")
+        S_c = sensitive_frame(candidates[2], len(X_c))
         if len(X_c) > max_candidates:
             pick = np.sort(rng.choice(len(X_c), size=max_candidates, replace=False))
             X_c, y_c, S_c = X_c[pick], y_c[pick], S_c.iloc[pick].reset_index(drop=True)
     X_c, y_c, S_c = _expand_labels(frl, X_c, y_c, S_c, label_choices)
-    cand = _Rows(X_c, *_codes(frl, y_c, S_c, "candidates"))
+    cand = TrainingRows.from_data(frl, X_c, y_c, S_c, input_name="candidates")
 
     # -- measurement -----------------------------------------------------------
+    res = influence(
+        victim,
+        X,
+        y,
+        sensitive_features=sensitive_features,
+        objective=lambda Z: fld_torch(Z, s_t_codes),
+        X_target=X_target,
+        per_sample=per_sample,
+        reference_size=reference_size,
+        curvature=curvature,
+        damping=damping,
+        max_samples=max_samples,
+        # The Fisher rows of "diagonal" are as many as the candidates.
+        max_field_samples=max_candidates,
+        max_iter=max_iter,
+        random_state=rng,
+    )
+    r, train_fields, contrib = res.influence, res.training_fields, res.field
+    norms_train = np.linalg.norm(train_fields, axis=1)
     module = frl.module_
     was_training = module.training
     frl._set_training(False)
     try:
-        with torch_rng(_seed_from(rng)):
-            graph = _Graph(frl, train.take(np.arange(min(n, 8))))
-            sub = (
-                np.sort(rng.choice(n, size=max_samples, replace=False))
-                if n > max_samples
-                else np.arange(n)
-            )
-            train_sub = train.take(sub)
-            F_mean = graph.field(train_sub).detach()
-            if per_sample == "marginal":
-                ref_idx = np.sort(
-                    rng.choice(n, size=min(reference_size, n), replace=False)
-                )
-                ref = train.take(ref_idx)
-                F_ref = graph.field(ref).detach()
-            else:
-                ref, F_ref = None, F_mean
-            contrib = _Contribution(graph, per_sample, ref, F_ref)
-
-            Z_t = module.encode(torch.as_tensor(E_t))
-            fld_t = fld_torch(Z_t, s_t_codes)
-            grads = torch.autograd.grad(fld_t, graph.params, allow_unused=True)
-            g_fld = _flat(grads, graph.params).detach().numpy().astype(np.float64)
-
-            n_fisher = min(len(train_sub), max_candidates)
-            fisher_rows = train_sub.take(
-                np.sort(rng.choice(len(train_sub), size=n_fisher, replace=False))
-            )
-            if curvature == "diagonal":
-                u, damping, info, train_fields = _solve_diagonal(
-                    contrib, fisher_rows, g_fld, damping
-                )
-            else:
-                u, damping, info = _solve_krylov(
-                    graph, train_sub, g_fld, damping, max_iter, rng
-                )
-                train_fields = contrib.many(fisher_rows)
-            r = -u
-            norms_train = np.linalg.norm(train_fields, axis=1)
-            stationarity = float(
-                F_mean.norm()
-                / max(
-                    np.linalg.norm(train_fields + F_ref.numpy(), axis=1).mean(), 1e-30
-                )
-            )
-
-            fields = contrib.many(cand)
+        with torch_rng(seed_from(rng)):
+            fields = contrib.stack(cand)
             norms = np.linalg.norm(fields, axis=1)
             align = fields @ r
             g_max_rows, a_max_rows = float(norms.max()), float(align.max())
@@ -829,7 +572,7 @@ def min_poison_count(
         n_estimate=_poisons_needed(n, tau, a_max),
         target_increase=tau,
         n_train=n,
-        fld=float(fld_t.detach()),
+        fld=res.value,
         coefficient=C,
         alignment_max=a_max,
         influence_norm=r_norm,
@@ -838,19 +581,19 @@ def min_poison_count(
         grad_norm_median=float(np.median(norms)),
         candidate_grad_norms=norms,
         candidate_alignments=align,
-        fld_gradient=g_fld,
+        fld_gradient=res.gradient,
         influence=r,
         curvature=curvature,
-        damping=damping,
-        curvature_info=info,
-        stationarity=stationarity,
+        damping=res.damping,
+        curvature_info=res.curvature_info,
+        stationarity=res.stationarity,
         details={
             "n_candidates": len(cand),
             "grad_norm_max_rows": g_max_rows,
             "alignment_max_rows": a_max_rows,
             "train_grad_norm_mean": float(norms_train.mean()),
             "train_alignment_max": float((train_fields @ r).max()),
-            "fld_gradient_norm": float(np.linalg.norm(g_fld)),
+            "fld_gradient_norm": float(np.linalg.norm(res.gradient)),
             "per_sample": per_sample,
             "seconds": time.perf_counter() - start,
         },

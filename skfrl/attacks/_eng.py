@@ -11,16 +11,20 @@ import pandas as pd
 import torch
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from .._base import BaseFairNet, _seed_from
-from ..utils import torch_rng
+from ..inspection import (
+    TrainingGraph,
+    TrainingRows,
+    encode_at,
+    flat_gradient,
+    group_codes,
+)
+from ..utils import seed_from, split_representation, torch_rng
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
 from ._base import BaseAttack, PoisonSet
 from ._feature_space import FeatureSpace
-from ._graph import _codes, _flat, _Graph, _Rows, _scratch_history, encode_at
 
 __all__ = ["PoisonGenerator", "fld_torch"]
 
@@ -113,21 +117,6 @@ def _cosine(g: torch.Tensor, g_adv: torch.Tensor, mask) -> torch.Tensor:
     if mask is not None:
         g = g[mask]
     return (g @ g_adv) / (g.norm() * g_adv.norm() + 1e-12)
-
-
-def _split_victim(victim):
-    """(preprocessing steps or None, FRL step) of a victim."""
-    if isinstance(victim, BaseFairNet):
-        return None, victim
-    if isinstance(victim, Pipeline):
-        for idx, (_, step) in enumerate(victim.steps):
-            if isinstance(step, BaseFairNet):
-                return (victim[:idx] if idx else None), step
-    raise TypeError(
-        "PoisonGenerator attacks skfrl's neural FRL models (BaseFairNet "
-        "subclasses) or a Pipeline with one as a step; got "
-        f"{type(victim).__name__}."
-    )
 
 
 class _Checkpoints(Callback):
@@ -410,11 +399,11 @@ class PoisonGenerator(BaseAttack):
             victim = copy.deepcopy(self.victim)
         else:
             victim = clone(self.victim)
-        pre, frl = _split_victim(victim)
+        pre, frl = split_representation(victim, neural=True, input_name="victim")
         if self.prefit:
             check_is_fitted(frl)
-        elif isinstance(frl, BaseFairNet) and frl.random_state is None:
-            frl.set_params(random_state=_seed_from(self.random_state))
+        elif frl.random_state is None:
+            frl.set_params(random_state=seed_from(self.random_state))
         preprocessor = None
         if pre is not None:
             if len(pre.steps) != 1 or not isinstance(pre[0], ColumnTransformer):
@@ -461,7 +450,7 @@ class PoisonGenerator(BaseAttack):
         self.victim_ = victim
         self._frl = frl
         E = space.encode(X).astype(np.float32)
-        seeds = np.random.RandomState(_seed_from(frl.random_state)).randint(
+        seeds = np.random.RandomState(seed_from(frl.random_state)).randint(
             0, 2**31 - 1, size=self.n_victims - 1
         )
         self.ensemble_ = [frl] + [
@@ -472,23 +461,6 @@ class PoisonGenerator(BaseAttack):
         ]
         self.timings_["victim_fit"] = time.perf_counter() - start
         return space
-
-    def _batch(self, E: torch.Tensor, S: pd.DataFrame) -> dict:
-        frl = self._frl
-        batch = {"X": E}
-        cat, cont = [], []
-        for j, attr in enumerate(frl.sensitive_attributes_):
-            col = S.iloc[:, j].to_numpy()
-            if attr.kind == "categorical":
-                cat.append(np.searchsorted(attr.classes, col))
-            else:
-                cont.append(col.astype(np.float64))
-        if cat:
-            batch["s_cat"] = torch.as_tensor(np.column_stack(cat), dtype=torch.int64)
-        if cont:
-            arr = (np.column_stack(cont) - frl.sensitive_mean_) / frl.sensitive_scale_
-            batch["s_cont"] = torch.as_tensor(arr, dtype=torch.float32)
-        return batch
 
     def _encoder_mask(self, net, params) -> torch.Tensor | None:
         """Entries of the flat parameter vector that ``match`` compares."""
@@ -505,8 +477,7 @@ class PoisonGenerator(BaseAttack):
     def _adversarial_gradient(self, net, E_t, s_t, params) -> torch.Tensor:
         Z = net.module_.encode(torch.as_tensor(E_t, dtype=torch.float32))
         loss = self._attacker_loss(Z, torch.as_tensor(s_t))
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
-        return _flat(grads, params).detach()
+        return flat_gradient(loss, params).detach()
 
     # -- crafting -------------------------------------------------------------
     def _bases(self, E, y, S, n_poison, rng, victims, proxy_pool) -> np.ndarray:
@@ -547,8 +518,8 @@ class PoisonGenerator(BaseAttack):
         y_p, S_p = self._labels(y, S, pool, rng)
         score = np.zeros(len(pool))
         for net, graph, mask, g_adv in victims:
-            rows = _Rows(
-                E[pool].astype(np.float32), *_codes(net, y_p, S_p, "poison labels")
+            rows = TrainingRows.from_data(
+                net, E[pool].astype(np.float32), y_p, S_p, input_name="poison labels"
             )
             for i in range(len(pool)):
                 g = graph.field(rows.take(slice(i, i + 1))).detach()
@@ -576,19 +547,24 @@ class PoisonGenerator(BaseAttack):
         s0 = S.iloc[:, 0].to_numpy()
         n_target = max(4, int(round(self.target_fraction * len(E))))
         target = rng.choice(len(E), size=min(n_target, len(E)), replace=False)
-        s_codes = np.searchsorted(frl.sensitive_attributes_[0].classes, s0)
+        s_codes = group_codes(frl, s0, input_name="sensitive_features")
         # The field through the victim's training graph with exact
         # derivatives: differentiating autograd's gradient through a
         # gradient-reversal node again would flip the sign of the adversary
-        # terms' input derivatives (see skfrl.attacks._graph._Split).
+        # terms' input derivatives (see skfrl.inspection.TrainingGraph).
         probe = rng.choice(len(E), size=min(256, len(E)), replace=False)
         victims = []  # (model, graph, mask, g_adv) per ensemble member
         self._clean_norm = {}
         for net in self.ensemble_:
             net._set_training(False)
-            y_codes, s_cat, s_cont = _codes(net, y[probe], S.iloc[probe], "y")
-            graph_rows = _Rows(E[probe].astype(np.float32), y_codes, s_cat, s_cont)
-            graph = _Graph(net, graph_rows)
+            graph_rows = TrainingRows.from_data(
+                net,
+                E[probe].astype(np.float32),
+                y[probe],
+                S.iloc[probe],
+                input_name="y",
+            )
+            graph = TrainingGraph(net, graph_rows)
             mask = self._encoder_mask(net, graph.params)
             if self.alignment == "projection":
                 clean_field = graph.field(graph_rows).detach()
@@ -618,7 +594,7 @@ class PoisonGenerator(BaseAttack):
             return self._generate_unrolled(
                 E, y, S, n_poison, rng, target, s_codes, victims, proxy_pool, start
             )
-        with torch_rng(_seed_from(rng)):
+        with torch_rng(seed_from(rng)):
             for _ in range(self.n_restarts):
                 tick = time.perf_counter()
                 base = self._bases(E, y, S, n_poison, rng, victims, proxy_pool)
@@ -660,7 +636,9 @@ class PoisonGenerator(BaseAttack):
         delta = torch.zeros_like(base_t, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=self.step_size)
         rows = [
-            _Rows(base_t.numpy(), *_codes(net, y_p, S_p, "poison labels"))
+            TrainingRows.from_data(
+                net, base_t.numpy(), y_p, S_p, input_name="poison labels"
+            )
             for net, *_ in victims
         ]
         hist = []
@@ -668,8 +646,7 @@ class PoisonGenerator(BaseAttack):
             optimizer.zero_grad()
             cos = 0.0
             for (net, graph, mask, g_adv), r in zip(victims, rows, strict=True):
-                with _scratch_history(net):
-                    g_p = graph.field(r, E=base_t + delta, create_graph=True)
+                g_p = graph.field(r, E=base_t + delta, create_graph=True)
                 if self.alignment == "projection":
                     g = g_p if mask is None else g_p[mask]
                     cos = cos + (g @ g_adv) / (g_adv.norm() * self._clean_norm[id(net)])
@@ -730,7 +707,7 @@ class PoisonGenerator(BaseAttack):
         params, trajectory = self._unroll(
             graph, theta, clean_batches, poison_rows, E_poison, eps, scale
         )
-        Z = encode_at(graph.frl, params, E_t)
+        Z = encode_at(graph.estimator, params, E_t)
         return self._attacker_loss(Z, s_t), trajectory[0]
 
     def _generate_unrolled(
@@ -750,9 +727,13 @@ class PoisonGenerator(BaseAttack):
         y_p, S_p = self._labels(y, S, base, rng)
         t_select = self.timings_.get("base_selection", 0.0)
         self.timings_["base_selection"] = t_select + time.perf_counter() - tick
-        clean_rows = _Rows(E.astype(np.float32), *_codes(frl, y, S, "y"))
+        clean_rows = TrainingRows.from_data(
+            frl, E.astype(np.float32), y, S, input_name="y"
+        )
         base_t = torch.as_tensor(E[base], dtype=torch.float32)
-        poison_rows = _Rows(base_t.numpy(), *_codes(frl, y_p, S_p, "poison labels"))
+        poison_rows = TrainingRows.from_data(
+            frl, base_t.numpy(), y_p, S_p, input_name="poison labels"
+        )
         E_t = torch.as_tensor(E[target], dtype=torch.float32)
         s_t = torch.as_tensor(s_codes[target])
         eps = n_poison / (len(E) + n_poison)
@@ -765,7 +746,7 @@ class PoisonGenerator(BaseAttack):
         delta = torch.zeros_like(base_t, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=self.step_size)
         hist = []
-        with torch_rng(_seed_from(rng)):
+        with torch_rng(seed_from(rng)):
             for it in range(self.n_steps):
                 j = it % len(surrogates)
                 theta = [p.detach().requires_grad_(True) for p in surrogates[j]]

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from ..metrics import representation_leakage
-from ..metrics._leakage import _check_metric
+from ..metrics import check_leakage_metric, representation_leakage
 
 __all__ = ["LeakageMonitor", "leakage_volatility"]
 
@@ -154,7 +153,7 @@ default="roc_auc"
             raise ValueError(f"every must be an int >= 1, got {self.every!r}.")
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"name must be a non-empty str, got {self.name!r}.")
-        _check_metric(self.metric)
+        check_leakage_metric(self.metric)
         if isinstance(self.cv, numbers.Integral) and (
             isinstance(self.cv, bool) or self.cv < 2
         ):

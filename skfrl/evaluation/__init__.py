@@ -15,10 +15,11 @@ from ._audit import AuditResult, run_audit
 from ._audit_report import write_audit_report
 from ._groups import group_metric_frame
 from ._registry import audit_options
-from ._robustness import cross_validate_robustness, summarize
+from ._robustness import CLEAN, cross_validate_robustness, summarize
 from ._verdict import robustness_verdict
 
 __all__ = [
+    "CLEAN",
     "AuditResult",
     "audit_options",
     "cross_validate_robustness",

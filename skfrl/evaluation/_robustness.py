@@ -27,7 +27,12 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_consistent_length
 from threadpoolctl import threadpool_limits
 
-from ..utils import fine_tune, fit_with_sensitive, is_fair_representation
+from ..utils import (
+    fill_random_state,
+    fine_tune,
+    fit_with_sensitive,
+    representation_pipeline,
+)
 
 __all__ = ["CLEAN", "cross_validate_robustness", "summarize"]
 
@@ -261,19 +266,6 @@ def _seed(entropy: int, *key) -> int:
     return int(sequence.generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def _fill_random_state(estimator, seed: int, *, deep: bool = True):
-    """Give every unset ``random_state`` of ``estimator`` the seed ``seed``."""
-    params = estimator.get_params(deep=deep)
-    unset = {
-        key: seed
-        for key, value in params.items()
-        if (key == "random_state" or key.endswith("__random_state")) and value is None
-    }
-    if unset:
-        estimator.set_params(**unset)
-    return estimator
-
-
 # -- work unit ------------------------------------------------------------------
 @contextlib.contextmanager
 def _unit_context(seed: int):
@@ -303,20 +295,6 @@ def _unit_context(seed: int):
             if torch is not None and restore:
                 torch.set_num_threads(previous)
             np.random.set_state(rng_state)  # noqa: NPY002
-
-
-def _victim(model):
-    """The part of ``model`` an attack crafts against: up to its FRL step.
-
-    A Pipeline that ends in a downstream classifier has no ``transform``;
-    its representation is the output of its last FRL step.
-    """
-    if hasattr(model, "transform") or not isinstance(model, Pipeline):
-        return model
-    for idx in range(len(model.steps) - 1, -1, -1):
-        if is_fair_representation(model.steps[idx][1]):
-            return model[: idx + 1]
-    return model
 
 
 def _seeded_scorers(scorers: dict, seeds: dict) -> dict:
@@ -364,18 +342,18 @@ def _evaluate_unit(
 ):
     with _unit_context(unit_seed):
         X_train, y_train, s_train = _take(X, train), _take(y, train), _take(s, train)
-        model = _fill_random_state(clone(estimator), estimator_seed)
+        model = fill_random_state(clone(estimator), estimator_seed)
         attack_time, n_poison = 0.0, 0
         if attack is not None:
-            attack = _fill_random_state(clone(attack), unit_seed, deep=False)
+            attack = fill_random_state(clone(attack), unit_seed, deep=False)
             params = attack.get_params(deep=False)
             if "victim" in params and attack.victim is None:
                 # White-box: the attacker crafts against the evaluated model,
                 # under fine-tuning the very clean model that will continue.
                 if base is not None and "prefit" in params:
-                    attack.set_params(victim=_victim(base), prefit=True)
+                    attack.set_params(victim=representation_pipeline(base), prefit=True)
                 else:
-                    attack.set_params(victim=_victim(clone(model)))
+                    attack.set_params(victim=representation_pipeline(clone(model)))
             start = time.perf_counter()
             X_train, y_train, s_train = attack.fit_resample(
                 X_train, y_train, sensitive_features=s_train
@@ -387,23 +365,21 @@ def _evaluate_unit(
             # The defender sanitises the (possibly poisoned) training part,
             # clean folds included, so the clean reference is defended too.
             n_rows = len(X_train)
-            defense = _fill_random_state(clone(defense), unit_seed, deep=False)
+            defense = fill_random_state(clone(defense), unit_seed, deep=False)
             X_train, y_train, s_kept = defense.fit_resample(
                 X_train, y_train, sensitive_features=s_train
             )
-            removed = getattr(defense, "removed_mask_", None)
-            if removed is not None:
-                removed = np.asarray(removed, dtype=bool)
-                if s_kept is None:
-                    s_kept = _take(s_train, np.flatnonzero(~removed))
-                n_removed = int(removed.sum())
-                # Attacks append their poisons after the original rows.
-                if n_poison:
-                    n_poison_removed = int(removed[n_rows - n_poison :].sum())
-            elif s_kept is None:
-                # A resampling defense (e.g. JTT's up-sampling) that did not
-                # carry the sensitive features along.
-                s_kept = _take(s_train, np.asarray(defense.resample_indices_))
+            # Every defense says which input rows it returned (one contract:
+            # sample_indices_); a row never returned was removed.
+            kept = np.asarray(defense.sample_indices_, dtype=np.intp)
+            if s_kept is None:
+                s_kept = _take(s_train, kept)
+            removed = np.ones(n_rows, dtype=bool)
+            removed[kept] = False
+            n_removed = int(removed.sum())
+            # Attacks append their poisons after the original rows.
+            if n_poison:
+                n_poison_removed = int(removed[n_rows - n_poison :].sum())
             s_train = s_kept
         start = time.perf_counter()
         if base is None:
@@ -432,7 +408,7 @@ def _evaluate_unit(
 def _fit_base(estimator, X, y, s, train, *, estimator_seed, unit_seed):
     """The clean model of a fold that ``victim_training="fine_tune"`` continues."""
     with _unit_context(unit_seed):
-        model = _fill_random_state(clone(estimator), estimator_seed)
+        model = fill_random_state(clone(estimator), estimator_seed)
         return fit_with_sensitive(
             model, _take(X, train), _take(y, train), _take(s, train)
         )
@@ -590,12 +566,12 @@ def cross_validate_robustness(
         Show a progress bar of the work units (tqdm) when > 0.
     defense : sanitiser, resampler or None, default=None
         A defense of :mod:`skfrl.defenses` with ``fit_resample(X, y, *,
-        sensitive_features)``: a sanitiser (``removed_mask_``) or a
-        resampler such as ``JTTReweighter(output="resample")``
-        (``resample_indices_``). It is cloned and applied to every unit's
-        training part after poisoning and before fitting, the clean
-        reference included; ``n_removed`` and ``n_poison_removed`` in the
-        results count the rows a sanitiser removed (0 for a resampler).
+        sensitive_features)`` and ``sample_indices_`` (a sanitiser, or a
+        resampler such as ``JTTReweighter(output="resample")``). It is
+        cloned and applied to every unit's training part after poisoning
+        and before fitting, the clean reference included; ``n_removed`` and
+        ``n_poison_removed`` in the results count the input rows it did not
+        return (0 for a resampler that keeps every row).
     victim_training : {"retrain", "fine_tune"}, default="retrain"
         How the victim meets the poisons. ``"retrain"``: every unit trains
         a fresh clone of ``estimator`` from scratch on its (clean +

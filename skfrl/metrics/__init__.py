@@ -7,6 +7,7 @@ return a float; the ``make_*_scorer`` factories return scorers that route
 
 from ._leakage import (
     balanced_error_rate,
+    check_leakage_metric,
     fld_score,
     leakage_by_probe,
     mutual_information_lower_bound,
@@ -27,6 +28,7 @@ __all__ = [
     "PoisonAmplification",
     "attack_success_rate",
     "balanced_error_rate",
+    "check_leakage_metric",
     "fld_score",
     "leakage_by_probe",
     "make_fairness_scorer",

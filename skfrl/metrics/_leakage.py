@@ -39,6 +39,7 @@ from ..utils import SensitiveAttribute, check_sensitive_features
 
 __all__ = [
     "balanced_error_rate",
+    "check_leakage_metric",
     "fld_score",
     "leakage_by_probe",
     "mutual_information_lower_bound",
@@ -432,17 +433,53 @@ def _mean_cross_entropy(codes: np.ndarray, proba: np.ndarray) -> float:
     return -float(np.mean(np.log(p_true)))
 
 
-def _check_metric(metric) -> None:
+def check_leakage_metric(metric) -> str:
+    """Validate the name of a probe metric of :func:`representation_leakage`.
+
+    For code that takes a ``metric`` and passes it on later (e.g.
+    :class:`~skfrl.callbacks.LeakageMonitor`) and should refuse a wrong
+    name at once.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    metric : str
+        A metric name.
+
+    Returns
+    -------
+    metric : str
+        The same name.
+
+    Raises
+    ------
+    ValueError
+        If ``metric`` is not one of ``"roc_auc"``, ``"balanced_accuracy"``,
+        ``"ber"``, ``"accuracy"``, ``"log_loss"`` (categorical ``s``),
+        ``"mae"`` or ``"r2"`` (continuous ``s``).
+
+    Examples
+    --------
+    >>> from skfrl.metrics import check_leakage_metric
+    >>> check_leakage_metric("ber")
+    'ber'
+    >>> check_leakage_metric("auc")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown metric 'auc'; use one of ['roc_auc', ...
+    """
     if metric not in PROBE_METRICS:
         raise ValueError(
             f"Unknown metric {metric!r}; use one of {list(CATEGORICAL_METRICS)} for "
             f"a categorical s or {list(CONTINUOUS_METRICS)} for a continuous s."
         )
+    return metric
 
 
 def _check_leakage_inputs(Z, s, metric: str):
     """Validated ``Z``, the codes or values of ``s`` and its attribute."""
-    _check_metric(metric)
+    check_leakage_metric(metric)
     Z = _check_representation(Z)
     if metric in CONTINUOUS_METRICS:
         values, attr = _check_one_attribute(s, Z.shape[0], kinds="continuous")

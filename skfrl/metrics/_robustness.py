@@ -215,7 +215,7 @@ def poison_amplification(
     """How much a reweighting amplifies poisons.
 
     With JTT (:class:`~skfrl.defenses.JTTReweighter`), pass its
-    ``sample_weight_``, or ``np.bincount(resample_indices_, minlength=n)``
+    ``sample_weight_``, or ``np.bincount(sample_indices_, minlength=n)``
     after ``fit_resample``, together with the attack's ``poison_mask_``.
 
     .. versionadded:: 0.1

@@ -12,12 +12,12 @@ from fairlearn.metrics import (
     equalized_odds_difference,
     equalized_odds_ratio,
 )
-from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
-from ..utils import check_sensitive_features, is_fair_representation
+from ..utils import check_sensitive_features, get_representation
 from ._leakage import (
     CONTINUOUS_METRICS,
+    LEAKAGE_DIRECTION,
     _check_probe_name,
     fld_score,
     mutual_information_lower_bound,
@@ -26,15 +26,10 @@ from ._leakage import (
 
 __all__ = ["make_fairness_scorer", "make_leakage_scorer"]
 
-#: Sign applied to each leakage metric so that greater is better.
+#: Sign applied to each leakage metric so that greater is better (less
+#: leakage): minus its direction of leakage.
 LEAKAGE_SIGNS = {
-    "roc_auc": -1,
-    "balanced_accuracy": -1,
-    "accuracy": -1,
-    "ber": 1,
-    "log_loss": -1,
-    "mae": 1,
-    "r2": -1,
+    **{metric: -direction for metric, direction in LEAKAGE_DIRECTION.items()},
     "fld": -1,
     "mi": -1,
 }
@@ -160,38 +155,6 @@ class _SensitiveFeaturesScorer:
         return f"{self._factory}({', '.join(self._repr_args())})"
 
 
-def _holds_representation(estimator) -> bool:
-    if is_fair_representation(estimator):
-        return True
-    if getattr(estimator, "_skfrl_wrapper", False) and hasattr(estimator, "estimator_"):
-        return _holds_representation(estimator.estimator_)
-    return isinstance(estimator, Pipeline) and any(
-        _holds_representation(step) for _, step in estimator.steps
-    )
-
-
-def _representation(estimator, X):
-    """``Z`` from an FRL model or the last FRL step of a (nested) Pipeline."""
-    if is_fair_representation(estimator):
-        return estimator.transform(X)
-    if getattr(estimator, "_skfrl_wrapper", False) and hasattr(estimator, "estimator_"):
-        return _representation(estimator.estimator_, X)
-    if isinstance(estimator, Pipeline):
-        for idx in range(len(estimator.steps) - 1, -1, -1):
-            step = estimator.steps[idx][1]
-            if _holds_representation(step):
-                Xt = estimator[:idx].transform(X) if idx > 0 else X
-                return _representation(step, Xt)
-    raise TypeError(
-        "A leakage scorer needs a fitted fair-representation model: an skfrl "
-        "FRL model, or a Pipeline with one as a step (steps after it, e.g. a "
-        "classifier, are ignored; the representation is the output of the last "
-        "FRL step). Third-party transformers opt in with the class attribute "
-        f"_skfrl_representation = True. Got {type(estimator).__name__}: "
-        f"{estimator!r}."
-    )
-
-
 class _LeakageScorer(_SensitiveFeaturesScorer):
     _factory = "make_leakage_scorer"
 
@@ -206,7 +169,7 @@ class _LeakageScorer(_SensitiveFeaturesScorer):
         self._sign = LEAKAGE_SIGNS[metric]
 
     def _score(self, estimator, X, y, sensitive_features):
-        Z = _representation(estimator, X)
+        Z = get_representation(estimator, X)
         columns = _attribute_columns(sensitive_features, self.attribute)
         if len(columns) == 1:
             return self._leakage(Z, columns[0])

@@ -10,6 +10,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.utils import check_random_state
 
+from ..utils import get_representation, has_representation, sensitive_frame
+
 __all__ = ["plot_representation_map"]
 
 #: More distinct values than this and a numeric ``s`` is coloured as continuous.
@@ -17,12 +19,10 @@ _MAX_GROUPS = 10
 
 
 def _representation_of(model, X):
-    from ..metrics._scorers import _holds_representation, _representation
-
     if isinstance(model, np.ndarray | pd.DataFrame | list):
         return model
-    if _holds_representation(model):
-        return _representation(model, X)
+    if has_representation(model):
+        return get_representation(model, X)
     if hasattr(model, "transform"):
         return model.transform(X)
     raise TypeError(
@@ -32,11 +32,7 @@ def _representation_of(model, X):
 
 
 def _group_labels(sensitive_features, n: int) -> np.ndarray:
-    if isinstance(sensitive_features, pd.DataFrame):
-        frame = sensitive_features
-    else:
-        arr = np.asarray(sensitive_features)
-        frame = pd.DataFrame(arr.reshape(len(arr), -1))
+    frame = sensitive_frame(sensitive_features)
     if len(frame) != n:
         raise ValueError(
             f"sensitive_features has {len(frame)} rows but X has {n}; they must "

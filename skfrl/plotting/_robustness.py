@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..evaluation._robustness import CLEAN, summarize
+from ..evaluation import CLEAN, summarize
 
 __all__ = ["plot_robustness_curve"]
 

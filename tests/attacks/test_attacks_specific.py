@@ -191,7 +191,7 @@ def test_eng_contradict_labels_and_proxy_bases():
 
 @pytest.mark.parametrize("victim_name", ["adversarial", "icvae"])
 def test_eng_alignment_bases_align_better_than_random_rows(victim_name):
-    from skfrl.attacks._graph import _codes, _Rows
+    from skfrl.inspection import TrainingGraph, TrainingRows
     from skfrl.models import ICVAE
 
     X, y, s = make_biased_classification(n_samples=300, random_state=0)
@@ -215,10 +215,9 @@ def test_eng_alignment_bases_align_better_than_random_rows(victim_name):
     S = pd.DataFrame({"s": s})
     y_p, S_p = attack._labels(np.asarray(y), S, np.arange(len(X)), rng)
     net = attack._frl
-    from skfrl.attacks._graph import _Graph
 
-    rows = _Rows(X.astype(np.float32), *_codes(net, y_p, S_p, "y"))
-    graph = _Graph(net, rows.take(np.arange(8)))
+    rows = TrainingRows.from_data(net, X.astype(np.float32), y_p, S_p, input_name="y")
+    graph = TrainingGraph(net, rows.take(np.arange(8)))
     codes = torch.as_tensor(np.asarray(s))
     g_adv = attack._adversarial_gradient(net, X, codes, graph.params)
     cos = np.array(

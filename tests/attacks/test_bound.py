@@ -11,10 +11,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skfrl.attacks import fld_torch
-from skfrl.attacks._bound import PoisonCountBound, _as_frame, min_poison_count
-from skfrl.attacks._graph import _codes, _flat, _Graph, _Rows
+from skfrl.attacks import PoisonCountBound, fld_torch, min_poison_count
 from skfrl.datasets import make_biased_classification
+from skfrl.inspection import TrainingGraph, TrainingRows, flat_gradient
 from skfrl.models import AdversarialFairRepresentation, CFair
 
 N = 150
@@ -183,9 +182,9 @@ def test_first_order_prediction_matches_newton_solve(smooth, data):
         reference_size=N,  # the reference batch is the whole training set
         random_state=0,
     )
-    train = _Rows(X, *_codes(smooth, y, _as_frame(s, N, "s"), "train"))
-    poisons = _Rows(xp, *_codes(smooth, yp, _as_frame(sp, 3, "s", check=False), "p"))
-    graph = _Graph(smooth, poisons)
+    train = TrainingRows.from_data(smooth, X, y, s, input_name="train")
+    poisons = TrainingRows.from_data(smooth, xp, yp, sp, input_name="p")
+    graph = TrainingGraph(smooth, poisons)
     params = graph.params
     theta0 = torch.cat([p.detach().reshape(-1) for p in params])
 
@@ -210,12 +209,7 @@ def test_first_order_prediction_matches_newton_solve(smooth, data):
                 F = graph.field(rows, create_graph=True)
                 J = torch.stack(
                     [
-                        _flat(
-                            torch.autograd.grad(
-                                F[i], params, retain_graph=True, allow_unused=True
-                            ),
-                            params,
-                        )
+                        flat_gradient(F[i], params, retain_graph=True)
                         for i in range(len(F))
                     ]
                 )
@@ -235,25 +229,20 @@ def test_field_jacobian_is_exact_through_gradient_reversal(smooth, data):
 
     Plain autograd through a gradient-reversal node gets the field right but
     its derivative wrong (the adversaries' input is differentiated through
-    the reversal again); _Graph recombines passes so J is exact.
+    the reversal again); TrainingGraph recombines passes so J is exact.
     """
     X, y, s = data
-    rows = _Rows(X, *_codes(smooth, y, _as_frame(s, N, "s"), "train"))
-    graph = _Graph(smooth, rows.take(slice(0, 8)))
+    rows = TrainingRows.from_data(smooth, X, y, s, input_name="train")
+    graph = TrainingGraph(smooth, rows.take(slice(0, 8)))
     params = graph.params
     F = graph.field(rows, create_graph=True)
-    naive = graph._grad(graph._loss(rows), create_graph=True)
+    naive = flat_gradient(graph.loss(rows), params, create_graph=True)
     torch.testing.assert_close(F.detach(), naive.detach(), rtol=1e-4, atol=1e-6)
     v = torch.randn(len(F), generator=torch.Generator().manual_seed(0))
     w = torch.zeros(len(F), requires_grad=True)
 
     def jvp(field):
-        jtw = _flat(
-            torch.autograd.grad(
-                field @ w, params, create_graph=True, allow_unused=True
-            ),
-            params,
-        )
+        jtw = flat_gradient(field @ w, params, create_graph=True)
         return torch.autograd.grad(jtw @ v, w, retain_graph=True)[0]
 
     exact, naive_jv = jvp(F), jvp(naive)

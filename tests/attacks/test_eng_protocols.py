@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from skfrl.attacks import AnchorAttack, PoisonedEstimator, PoisonGenerator
-from skfrl.attacks._base import _as_frame
-from skfrl.attacks._graph import _codes, _Graph, _Rows
 from skfrl.datasets import make_biased_classification
+from skfrl.inspection import TrainingGraph, TrainingRows
 from skfrl.models import ICVAE, AdversarialFairRepresentation, CFair
+from skfrl.utils import sensitive_frame
 
 
 @pytest.fixture(scope="module")
@@ -151,17 +151,17 @@ def test_unrolled_gradient_matches_finite_differences(data, model):
         elif isinstance(value, list) and value and torch.is_tensor(value[0]):
             setattr(net, name, [v.double() for v in value])
     net._set_training(False)
-    S = _as_frame(s)
+    S = sensitive_frame(s)
     attack = PoisonGenerator(net, prefit=True, method="unrolled", unroll_steps=2)
     attack._frl = net
-    rows = _Rows(X.astype(np.float64), *_codes(net, y, S, "y"))
-    graph = _Graph(net, rows.take(np.arange(16)))
+    rows = TrainingRows.from_data(net, X.astype(np.float64), y, S, input_name="y")
+    graph = TrainingGraph(net, rows.take(np.arange(16)))
     theta = [p.detach().clone().requires_grad_(True) for p in graph.params]
     rng = np.random.RandomState(0)
     batches = [rows.take(rng.choice(len(X), 32, replace=False)) for _ in range(2)]
     pidx = np.arange(5)
-    poison_rows = _Rows(
-        X[pidx].astype(np.float64), *_codes(net, 1 - y[pidx], S.iloc[pidx], "p")
+    poison_rows = TrainingRows.from_data(
+        net, X[pidx].astype(np.float64), 1 - y[pidx], S.iloc[pidx], input_name="p"
     )
     E_t = torch.as_tensor(X[100:200], dtype=torch.float64)
     s_t = torch.as_tensor(np.asarray(s)[100:200])
