@@ -95,7 +95,7 @@ def run_cell(X, y, s, poison, trainer, sanitizer, contamination, upweight, seed)
         )
         san.fit(X, y, sensitive_features=s)
         removed = san.removed_mask_
-        kept = san.kept_indices_
+        kept = san.sample_indices_
         # One string key per (label, group) cell: a 1-D attribute whose
         # smallest value is the smallest cell.
         cells = (

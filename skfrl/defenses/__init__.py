@@ -3,7 +3,9 @@
 Sanitisers score every training row and remove the most suspicious ones
 (``fit_resample(X, y, *, sensitive_features) -> (X_kept, y_kept, s_kept)``,
 with ``removed_mask_``); :class:`JTTReweighter` up-weights the rows a quick
-model gets wrong (Just Train Twice); :class:`RobustMLPClassifier` is a
+model gets wrong (Just Train Twice), or up-samples them. Every defense that
+returns rows sets ``sample_indices_``: the returned rows are the input rows
+``sample_indices_``, in that order. :class:`RobustMLPClassifier` is a
 downstream classifier trained adversarially (PGD or a learned attacker),
 optionally with KL-DRO over classes.
 """

@@ -12,6 +12,7 @@ valid.
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Sequence
 
@@ -19,13 +20,14 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PrintLog
 from torch.nn import functional as F
 
-from ..nn import MLP, grouped_dro_loss
-from ..utils import torch_rng
+from ..nn import MLP, BatchIterator, TensorDictDataset, grouped_dro_loss
+from ..utils import seed_from, torch_rng
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -135,7 +137,7 @@ class _Attacker(torch.nn.Module):
         return eps * torch.tanh(self.net(torch.cat([z, grad], dim=1))) * self.mask
 
 
-class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
+class RobustMLPClassifier(ClassifierMixin, NeuralNet):
     """MLP classifier with adversarial training against feature perturbations.
 
     A small PyTorch multi-layer perceptron for tabular data, trained to
@@ -166,6 +168,13 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
     Predictions are made on clean inputs; :meth:`robust_score` and
     :func:`robust_accuracy` measure accuracy under a PGD attack, whatever
     attacker was used for training.
+
+    The model is a skorch :class:`~skorch.NeuralNet` like skfrl's FRL
+    models: skorch runs the epochs, the shuffled mini-batches and the
+    history, and the adversarial examples of each batch (PGD, or the L2L
+    attacker and its own update) are made in the ``train_step`` hook. Its
+    parameters are the scikit-learn parameters listed below only (no
+    prefixed skorch parameters).
 
     .. versionadded:: 0.1
 
@@ -215,7 +224,8 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
         :meth:`robust_score`; training runs in a forked torch RNG, so the
         global torch seed is left alone.
     verbose : int, default=0
-        Print the mean training loss of every epoch when > 0.
+        Print the mean training loss and the duration of every epoch
+        (skorch's ``PrintLog``) when > 0.
 
     Attributes
     ----------
@@ -235,9 +245,14 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
     attacker_ : torch.nn.Module or None
         The fitted L2L attacker (``attack="l2l"``), else None.
     loss_curve_ : list of float
-        Mean training loss per epoch.
+        Mean training loss per epoch (rows weighted by count, zero-weight
+        rows left out).
     n_iter_ : int
         Number of epochs run.
+    history_ : skorch.History
+        skorch's record of the fit: per epoch ``train_loss`` (as in
+        ``loss_curve_``) and ``dur``, per batch ``train_loss`` and
+        ``train_rows`` (the rows of non-zero weight it trained on).
 
     See Also
     --------
@@ -275,6 +290,45 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
     >>> clf.mutable_
     array([ True,  True,  True, False, False, False])
     """
+
+    # skorch's configuration lives on the class, as in skfrl's FRL models:
+    # __init__ stores the scikit-learn parameters only, so clone, get_params
+    # and the common checks see exactly them.
+    module = None
+    criterion = None
+    optimizer = torch.optim.Adam
+    # Batches are slices of prepared tensors, reshuffled every epoch from
+    # torch's generator (seeded by fit).
+    iterator_train = functools.partial(BatchIterator, shuffle=True)
+    iterator_valid = BatchIterator
+    dataset = TensorDictDataset
+    train_split = None
+    callbacks = None
+    predict_nonlinearity = None
+    warm_start = False
+    device = "cpu"
+    compile = False
+    use_caching = "auto"
+    torch_load_kwargs = None
+    history_ = None
+    initialized_ = False
+    virtual_params_: dict = {}  # noqa: RUF012 - replaced per instance on init
+    _params_to_validate: frozenset = frozenset()
+
+    # A classifier with sample weights, not a skorch net with prefixed
+    # parameters, forward-pass metadata or partial_fit.
+    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
+    get_params = BaseEstimator.get_params
+    set_params = BaseEstimator.set_params
+    get_metadata_routing = BaseEstimator.get_metadata_routing
+    __repr__ = BaseEstimator.__repr__
+
+    @property
+    def partial_fit(self):
+        """Not available: refit with :meth:`fit`."""
+        raise AttributeError(
+            f"{type(self).__name__} has no 'partial_fit': refit with fit."
+        )
 
     _parameter_constraints: dict = {
         "attack": [StrOptions({"pgd", "l2l"}), None],
@@ -417,85 +471,146 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
         else:
             mean, scale = np.zeros(d), np.ones(d)
         self.mean_, self.scale_ = mean.astype(np.float64), scale.astype(np.float64)
-        Z = torch.as_tensor(self._standardize(X))
-        Y = torch.as_tensor(y_enc, dtype=torch.int64)
-        W = torch.as_tensor(w)
+        data = TensorDictDataset(
+            {"X": self._standardize(X), "w": w}, y_enc.astype(np.int64)
+        )
+        with torch_rng(seed_from(self.random_state)):
+            self.initialize()
+            self.notify("on_train_begin", X=data, y=None)
+            try:
+                self.fit_loop(data)
+            except KeyboardInterrupt:  # skorch's convention: stop, keep the model
+                pass
+            finally:
+                self.notify("on_train_end", X=data, y=None)
+        # Inference and the evaluation attacks differentiate with respect to
+        # the inputs only.
+        self._set_training(False)
+        for net in (self.module_, self.attacker_):
+            if net is not None:
+                for p in net.parameters():
+                    p.requires_grad_(False)
+        self.loss_curve_ = [float(v) for v in self.history[:, "train_loss"]]
+        self.n_iter_ = len(self.history)
+        return self
+
+    # ------------------------------------------------------------ skorch hooks
+
+    @property
+    def _default_callbacks(self):
+        return [("epoch_timer", EpochTimer())]
+
+    def get_default_callbacks(self):
+        """The epoch timer, and a per-epoch log when ``verbose > 0``."""
+        callbacks = list(self._default_callbacks)
+        if self.verbose > 0:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def initialize_module(self):
+        """The classifier MLP, then (``attack="l2l"``) the attacker."""
+        d, k = self.n_features_in_, len(self.classes_)
+        self.module_ = MLP(d, tuple(self.hidden_layer_sizes), k)
+        if "attacker" in self._modules:  # a previous fit's L2L attacker
+            del self.attacker_
+        if self.attack == "l2l":
+            mask = torch.as_tensor(self.mutable_, dtype=torch.float32)
+            self.attacker_ = _Attacker(d, int(self.attacker_hidden_size), mask)
+        else:
+            self.attacker_ = None
+        return self
+
+    def initialize_criterion(self):
+        """The loss is computed in ``train_step``; no criterion module."""
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        """Adam for the classifier, and Adam for the L2L attacker."""
+        self.optimizer_ = self.optimizer(self.module_.parameters(), lr=self.lr)
+        if "optimizer_attacker" in self._optimizers:
+            del self.optimizer_attacker_
+        if self.attacker_ is not None:
+            self.optimizer_attacker_ = torch.optim.Adam(
+                self.attacker_.parameters(), lr=self.attacker_lr
+            )
+        return self
+
+    def train_step(self, batch, **fit_params):
+        """One step on a batch's adversarial examples (and one for the attacker).
+
+        Rows of zero weight are left out; a batch of only such rows is
+        skipped. PGD (``attack="pgd"``) or the attacker (``"l2l"``) perturbs
+        the batch's mutable columns, the classifier takes one Adam step on
+        the (DRO-)weighted loss of the perturbed rows (mixed with the clean
+        loss when ``adversarial_weight < 1``), and the L2L attacker then
+        takes one Adam step up the loss of the classifier it has just moved.
+        """
+        Xi, yb = batch
+        zb, wb = Xi["X"], Xi["w"]
+        keep = wb > 0
+        if not bool(keep.any()):
+            self.history.record_batch("train_rows", 0)
+            return {"loss": torch.zeros(()), "y_pred": None}
+        zb, yb, wb = zb[keep], yb[keep], wb[keep]
+        self._set_training(True)
+        module = self.module_
         mask = torch.as_tensor(self.mutable_, dtype=torch.float32)
         eps = float(self.eps)
-        steps = int(self.pgd_steps)
-        step_size = (
-            2.5 * eps / steps
-            if self.pgd_step_size is None
-            else float(self.pgd_step_size)
-        )
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        delta_graph = None
+        if self.attack == "pgd":
+            steps = int(self.pgd_steps)
+            step_size = (
+                2.5 * eps / steps
+                if self.pgd_step_size is None
+                else float(self.pgd_step_size)
+            )
+            delta = _pgd_delta(module, zb, yb, mask, eps, steps, step_size)
+        elif self.attack == "l2l":
+            zg = zb.clone().requires_grad_(True)
+            loss_g = F.cross_entropy(module(zg), yb, reduction="sum")
+            (grad,) = torch.autograd.grad(loss_g, zg)
+            delta_graph = self.attacker_(zb, grad, eps)
+            delta = delta_graph.detach()
+        else:
+            delta = None
+        z_in = zb if delta is None else zb + delta
+        use_clean = self.attack is not None and self.adversarial_weight < 1
+        clean = module(zb) if use_clean else None
+        logits = module(z_in)
+        loss = self._loss(logits, clean, yb, wb)
+        self.optimizer_.zero_grad()
+        loss.backward()
+        self.optimizer_.step()
+        if delta_graph is not None:
+            # The attacker climbs the loss of the classifier it has just
+            # moved: one alternating step each.
+            per = F.cross_entropy(module(zb + delta_graph), yb, reduction="none")
+            loss_att = -(per * wb).sum() / wb.sum()
+            attacker = self.attacker_
+            self.optimizer_attacker_.zero_grad()
+            grads = torch.autograd.grad(loss_att, list(attacker.parameters()))
+            for p, g in zip(attacker.parameters(), grads, strict=True):
+                p.grad = g
+            self.optimizer_attacker_.step()
+        self.history.record_batch("train_rows", len(yb))
+        return {"loss": loss.detach(), "y_pred": logits.detach()}
 
-        with torch_rng(seed):
-            module = MLP(d, tuple(self.hidden_layer_sizes), len(classes))
-            opt = torch.optim.Adam(module.parameters(), lr=self.lr)
-            attacker, opt_att = None, None
-            if self.attack == "l2l":
-                attacker = _Attacker(d, int(self.attacker_hidden_size), mask)
-                opt_att = torch.optim.Adam(attacker.parameters(), lr=self.attacker_lr)
-            use_clean = self.attack is not None and self.adversarial_weight < 1
-            self.loss_curve_ = []
-            for epoch in range(self.max_epochs):
-                perm = torch.randperm(n)
-                total, seen = 0.0, 0
-                for start in range(0, n, self.batch_size):
-                    idx = perm[start : start + self.batch_size]
-                    zb, yb, wb = Z[idx], Y[idx], W[idx]
-                    keep = wb > 0
-                    if not bool(keep.any()):
-                        continue
-                    zb, yb, wb = zb[keep], yb[keep], wb[keep]
-                    delta_graph = None
-                    if self.attack == "pgd":
-                        delta = _pgd_delta(module, zb, yb, mask, eps, steps, step_size)
-                    elif self.attack == "l2l":
-                        zg = zb.clone().requires_grad_(True)
-                        loss_g = F.cross_entropy(module(zg), yb, reduction="sum")
-                        (grad,) = torch.autograd.grad(loss_g, zg)
-                        delta_graph = attacker(zb, grad, eps)
-                        delta = delta_graph.detach()
-                    else:
-                        delta = None
-                    z_in = zb if delta is None else zb + delta
-                    clean = module(zb) if use_clean else None
-                    loss = self._loss(module(z_in), clean, yb, wb)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    if delta_graph is not None:
-                        # The attacker climbs the loss of the classifier it
-                        # has just moved: one alternating step each.
-                        per = F.cross_entropy(
-                            module(zb + delta_graph), yb, reduction="none"
-                        )
-                        loss_att = -(per * wb).sum() / wb.sum()
-                        opt_att.zero_grad()
-                        grads = torch.autograd.grad(
-                            loss_att, list(attacker.parameters())
-                        )
-                        for p, g in zip(attacker.parameters(), grads, strict=True):
-                            p.grad = g
-                        opt_att.step()
-                    total += float(loss.detach()) * len(yb)
-                    seen += len(yb)
-                self.loss_curve_.append(total / max(seen, 1))
-                if self.verbose > 0:
-                    print(f"epoch {epoch + 1}: loss {self.loss_curve_[-1]:.4f}")
-        module.eval()
-        for p in module.parameters():
-            p.requires_grad_(False)
-        if attacker is not None:
-            attacker.eval()
-            for p in attacker.parameters():
-                p.requires_grad_(False)
-        self.module_ = module
-        self.attacker_ = attacker
-        self.n_iter_ = int(self.max_epochs)
-        return self
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Record the epoch's mean loss over the rows it trained on."""
+        batches = self.history[-1, "batches"]
+        total = sum(b["train_loss"] * b["train_rows"] for b in batches)
+        seen = sum(b["train_rows"] for b in batches)
+        self.history.record("train_loss", total / max(seen, 1))
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # skorch's __setstate__ reads the device from the instance; here it
+        # is a class setting.
+        state.setdefault("device", self.device)
+        return state
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "module_" in vars(self) and hasattr(self, "classes_")
 
     # ------------------------------------------------------------ predict
 
@@ -603,9 +718,7 @@ class RobustMLPClassifier(ClassifierMixin, BaseEstimator):
             return Z, delta
         if attack != "pgd":
             raise ValueError(f"attack must be 'pgd' or 'l2l', got {attack!r}.")
-        gen = torch.Generator().manual_seed(
-            int(check_random_state(random_state).randint(2**31 - 1))
-        )
+        gen = torch.Generator().manual_seed(seed_from(random_state))
         step_size = 2.5 * float(eps) / int(steps)
         deltas = [
             _pgd_delta(

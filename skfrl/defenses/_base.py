@@ -1,10 +1,10 @@
-"""BaseSanitizer: the ``fit_resample`` template every sanitiser follows."""
+"""Base classes of the defenses: the ``fit_resample`` template and the sanitisers."""
 
 from __future__ import annotations
 
 import inspect
 import numbers
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 
 import numpy as np
 import pandas as pd
@@ -14,114 +14,40 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils.metadata_routing import get_routing_for_object
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from ..utils import check_sensitive_features, fit_with_sensitive
+from ..utils import check_X_y_s, fit_with_sensitive
 from ..utils._sklearn_compat import Interval, check_params
 
 __all__ = ["BaseSanitizer"]
 
 
-def _validate_xy(
-    X, y, sensitive_features, *, require_y: bool = True, name: str = "This defense"
-):
-    """Check ``(X, y, s)`` for a defense; return ``(X, y_array, S_frame)``.
+def _take(container, indices: np.ndarray, repeat_prefix: str = "copy_"):
+    """Rows ``indices`` of ``container``, in the same container type (a copy).
 
-    ``X`` comes back as the caller's DataFrame or as a numeric ndarray (an
-    object array of numbers is converted to float64), ``y`` must hold class
-    labels, ``S_frame`` comes back as a DataFrame with a fresh RangeIndex
-    (or None). ``name`` (the estimator's class name) appears in the message
-    for a missing ``y``.
+    A DataFrame or Series keeps its index labels; a row taken again (after
+    its first occurrence) gets a fresh label so that the index stays unique:
+    the integers after the largest label of an integer index, else
+    ``f"{repeat_prefix}{i}"``.
     """
-    if sp.issparse(X):
-        raise TypeError(
-            f"X is a sparse {type(X).__name__}, but sparse input is not "
-            "supported by the defenses (they return the kept rows in the "
-            "caller's container): densify it first, e.g. X.toarray(), or pass "
-            "a DataFrame."
-        )
-    if isinstance(X, pd.Series) or np.ndim(X) != 2:
-        raise ValueError(
-            f"X must be 2-D (a DataFrame or an array), got shape {np.shape(X)}."
-        )
-    if isinstance(X, pd.DataFrame):
-        if X.isna().to_numpy().any():
-            raise ValueError("X contains NaN or missing values; impute or drop them.")
-    else:
-        X = np.asarray(X)
-        if X.dtype.kind == "c":
-            raise ValueError(
-                f"Complex data not supported: X has dtype {X.dtype}; pass real numbers."
-            )
-        if X.dtype.kind == "O":
-            try:
-                X = X.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(
-                    "X must be numeric when it is not a DataFrame; its object "
-                    f"values could not be converted to float ({exc}). Pass a "
-                    "DataFrame to keep categorical columns."
-                ) from exc
-        if X.dtype.kind not in "biuf":
-            raise TypeError(
-                f"X must be numeric when it is not a DataFrame; got dtype {X.dtype}. "
-                "Pass a DataFrame to keep categorical columns."
-            )
-        if not np.all(np.isfinite(X)):
-            raise ValueError("X contains NaN or infinite values.")
-    n = len(X)
-    if X.shape[1] == 0:
-        raise ValueError(
-            f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
-        )
-    if n < 2:
-        raise ValueError(
-            f"X needs at least 2 samples, got {n} sample{'' if n == 1 else 's'}."
-        )
-    y_arr = None
-    if y is None:
-        if require_y:
-            raise ValueError(
-                f"{name} requires y to be passed, but the target y is None: it "
-                "uses the labels."
-            )
-    else:
-        y_arr = np.asarray(y)
-        if y_arr.ndim != 1 or len(y_arr) != n:
-            raise ValueError(
-                f"y must be 1-D with one label per row of X ({n}), got shape "
-                f"{y_arr.shape}."
-            )
-        if y_arr.dtype.kind == "c":
-            raise ValueError("Complex data not supported: y has complex labels.")
-        if pd.isna(y_arr).any():
-            raise ValueError("y contains NaN or missing values.")
-        if y_arr.dtype.kind == "f" and not np.all(np.isfinite(y_arr)):
-            raise ValueError("y contains infinite values.")
-        # Class labels: continuous or mixed-type targets have no meaning here.
-        check_classification_targets(y_arr)
-    S = None
-    if sensitive_features is not None:
-        check_sensitive_features(sensitive_features, n_samples=n)
-        if isinstance(sensitive_features, pd.DataFrame):
-            S = sensitive_features.reset_index(drop=True)
-        elif isinstance(sensitive_features, pd.Series):
-            S = sensitive_features.reset_index(drop=True).to_frame()
-        else:
-            arr = np.asarray(sensitive_features)
-            S = pd.DataFrame(arr.reshape(n, -1))
-    return X, y_arr, S
-
-
-def _take(container, idx: np.ndarray):
-    """Rows ``idx`` of ``container`` in the same container type (a copy)."""
     if container is None:
         return None
-    if isinstance(container, pd.DataFrame | pd.Series):
-        return container.iloc[idx].copy()
-    return np.asarray(container)[idx].copy()
+    if not isinstance(container, pd.DataFrame | pd.Series):
+        return np.asarray(container)[indices]
+    out = container.iloc[indices].copy()
+    repeated = pd.Index(indices).duplicated()
+    if repeated.any():
+        index = container.index
+        m = int(repeated.sum())
+        if pd.api.types.is_integer_dtype(index) and len(index):
+            fresh = list(range(index.max() + 1, index.max() + 1 + m))
+        else:
+            fresh = [f"{repeat_prefix}{i}" for i in range(m)]
+        labels = out.index.to_list()
+        for position, label in zip(np.flatnonzero(repeated), fresh, strict=True):
+            labels[position] = label
+        out.index = pd.Index(labels)
+    return out
 
 
 def _default_preprocessor(X):
@@ -178,24 +104,14 @@ def _request_sensitive(estimator) -> None:
 def _fit_estimator(estimator, X, y, S):
     """Fit a defense's own (cloned) ``estimator``, with or without routing.
 
-    Without metadata routing this is :func:`~skfrl.utils.fit_with_sensitive`.
-    With it, the steps of a Pipeline that take ``sensitive_features`` are
-    made to request them (on this clone only) and the Pipeline gets them
-    only when some step consumes them (a ``make_pipeline(scaler,
-    LogisticRegression())`` would reject them); any other estimator gets
-    them when its ``fit`` takes them. Both modes fit the same model.
+    :func:`~skfrl.utils.fit_with_sensitive`, after (with metadata routing
+    enabled) requesting the sensitive features on this clone's steps that
+    take them: the defenses promise the same fit in both modes without the
+    caller setting requests on the estimator they pass.
     """
-    if not get_config().get("enable_metadata_routing", False):
-        return fit_with_sensitive(estimator, X, y, S)
-    if isinstance(estimator, Pipeline):
+    if get_config().get("enable_metadata_routing", False):
         _request_sensitive(estimator)
-        routing = get_routing_for_object(estimator)
-        if S is not None and routing.consumes("fit", ["sensitive_features"]):
-            return estimator.fit(X, y, sensitive_features=S)
-        return estimator.fit(X, y)
-    if _takes_sensitive(estimator):
-        return estimator.fit(X, y, sensitive_features=S)
-    return estimator.fit(X, y)
+    return fit_with_sensitive(estimator, X, y, S)
 
 
 def _set_input_features(estimator, X) -> None:
@@ -203,23 +119,75 @@ def _set_input_features(estimator, X) -> None:
     validate_data(estimator, X, skip_check_array=True, reset=True)
 
 
-def _seed_estimator(estimator, seed: int):
-    """Give every step whose ``random_state`` is None the seed ``seed``."""
-    steps = (
-        [step for _, step in estimator.steps]
-        if isinstance(estimator, Pipeline)
-        else [estimator]
-    )
-    for step in steps:
-        if step in (None, "passthrough") or not hasattr(step, "get_params"):
-            continue
-        params = step.get_params(deep=False)
-        if "random_state" in params and params["random_state"] is None:
-            step.set_params(random_state=seed)
-    return estimator
+class _BaseResampler(BaseEstimator, metaclass=ABCMeta):
+    """The ``fit_resample`` template of the defenses that return rows.
+
+    ``fit_resample`` validates the parameters and the data, asks the
+    subclass for the input rows to return through ``_fit_resample(X, y, S)``
+    (positions, repeats allowed), stores them as ``sample_indices_`` (the
+    name imbalanced-learn uses) and returns those rows in the caller's
+    containers, so every resampling defense has one contract:
+    ``X_res`` equals ``X[sample_indices_]``.
+    """
+
+    #: Start of the index labels of repeated DataFrame/Series rows (when the
+    #: index is not made of integers).
+    _repeat_label_prefix = "copy_"
+
+    def _check_params(self) -> None:
+        check_params(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+    def fit_resample(self, X, y, *, sensitive_features=None):
+        """Fit on the rows and return the resampled rows.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training rows, possibly poisoned (never modified).
+        y : array-like of shape (n_samples,)
+            Labels.
+        sensitive_features : array-like of shape (n_samples,) or \
+(n_samples, n_attributes), default=None
+            Protected attribute(s), carried along (and used by the defenses
+            that need them).
+
+        Returns
+        -------
+        X_res, y_res, s_res
+            The input rows ``sample_indices_``, in that order, in the
+            containers of ``X``, ``y`` and ``sensitive_features``
+            (DataFrames and Series keep their index labels; ``s_res`` is
+            None when ``sensitive_features`` is).
+        """
+        self._check_params()
+        X_checked, y_arr, S = check_X_y_s(
+            X, y, sensitive_features, estimator_name=type(self).__name__
+        )
+        _set_input_features(self, X_checked)
+        indices = np.asarray(self._fit_resample(X_checked, y_arr, S), dtype=np.intp)
+        self.sample_indices_ = indices
+        X_out = X if isinstance(X, pd.DataFrame) else X_checked
+        y_out = y if isinstance(y, pd.Series) else y_arr
+        prefix = self._repeat_label_prefix
+        return tuple(
+            _take(c, indices, prefix) for c in (X_out, y_out, sensitive_features)
+        )
+
+    @abstractmethod
+    def _fit_resample(self, X, y, S) -> np.ndarray:
+        """Fit on validated data; return the positions of the rows to return.
+
+        ``X`` is the caller's DataFrame or a numeric ndarray, ``y`` an
+        ndarray, ``S`` the sensitive features as a DataFrame or None.
+        """
 
 
-class BaseSanitizer(BaseEstimator):
+class BaseSanitizer(_BaseResampler):
     """Base class of sanitisers (template method ``fit_resample``).
 
     ``fit_resample(X, y, *, sensitive_features)`` validates the data, asks
@@ -229,8 +197,8 @@ class BaseSanitizer(BaseEstimator):
     ``contamination`` share of rows with the highest scores (ties broken at
     random with ``random_state``) or, with ``contamination="auto"`` where a
     subclass defines it, the rows whose score exceeds the subclass's
-    ``_auto_threshold``. The kept rows come back in the caller's container
-    types; the inputs are never modified.
+    ``_auto_threshold``. The kept rows come back in input order, in the
+    caller's container types; the inputs are never modified.
 
     Models fitted while scoring are clones; they get the sensitive features
     where their ``fit`` takes them, with scikit-learn's metadata routing
@@ -255,10 +223,11 @@ class BaseSanitizer(BaseEstimator):
     threshold_ : float
         Rows scoring above it were removed (with a fraction, the lowest
         removed score; rows tied with it may have been kept).
+    sample_indices_ : ndarray of int
+        Positions of the kept rows in the input, in input order: the rows
+        ``fit_resample`` returns are ``X[sample_indices_]``.
     removed_mask_ : ndarray of bool of shape (n_samples,)
-        True for removed input rows.
-    kept_indices_ : ndarray of int
-        Positions of the kept rows in the input, in input order.
+        True for removed input rows (the complement of ``sample_indices_``).
     n_removed_ : int
         Number of removed rows.
     n_features_in_ : int
@@ -283,50 +252,18 @@ class BaseSanitizer(BaseEstimator):
         self.contamination = contamination
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        check_params(self)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
-
     def _auto_threshold(self, scores: np.ndarray) -> float:  # pragma: no cover
         # Only reached by subclasses that accept "auto" in their constraints
         # (adding StrOptions({"auto"})) and override this method.
         raise NotImplementedError
 
-    def fit_resample(self, X, y, *, sensitive_features=None):
-        """Score every row and return the rows that were not removed.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like of shape (n_samples, n_features)
-            Training rows, possibly poisoned (never modified).
-        y : array-like of shape (n_samples,)
-            Labels.
-        sensitive_features : array-like of shape (n_samples,) or \
-(n_samples, n_attributes), default=None
-            Protected attribute(s); required by the scores that use them.
-
-        Returns
-        -------
-        X_kept, y_kept, s_kept
-            The kept rows in the containers of ``X``, ``y`` and
-            ``sensitive_features`` (DataFrames and Series keep their index
-            labels; ``s_kept`` is None when ``sensitive_features`` is).
-        """
-        self._check_params()
-        X_checked, y_arr, S = _validate_xy(
-            X, y, sensitive_features, name=type(self).__name__
-        )
-        _set_input_features(self, X_checked)
-        n = len(X_checked)
+    def _fit_resample(self, X, y, S) -> np.ndarray:
+        n = len(X)
         rng = check_random_state(self.random_state)
         # Drawn before scoring so that the tie-breaking does not depend on how
         # many random numbers a score consumes.
         tie_rng = np.random.default_rng(rng.randint(2**31 - 1))
-        scores = np.asarray(self._scores(X_checked, y_arr, S, rng), dtype=np.float64)
+        scores = np.asarray(self._scores(X, y, S, rng), dtype=np.float64)
         if scores.shape != (n,) or not np.all(np.isfinite(scores)):
             raise RuntimeError(  # pragma: no cover - subclass bug guard
                 f"{type(self).__name__} produced invalid scores."
@@ -344,12 +281,8 @@ class BaseSanitizer(BaseEstimator):
         self.scores_ = scores
         self.threshold_ = threshold
         self.removed_mask_ = removed
-        self.kept_indices_ = np.flatnonzero(~removed)
         self.n_removed_ = int(removed.sum())
-        kept = self.kept_indices_
-        X_out = X if isinstance(X, pd.DataFrame) else X_checked
-        y_out = y if isinstance(y, pd.Series) else y_arr
-        return _take(X_out, kept), _take(y_out, kept), _take(sensitive_features, kept)
+        return np.flatnonzero(~removed)
 
     def fit(self, X, y, *, sensitive_features=None):
         """Score the rows and decide which to remove (see :meth:`fit_resample`).

@@ -13,29 +13,16 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from .._base import BaseFairNet, _seed_from
-from ..attacks._bound import _Contribution, _encode
-from ..attacks._graph import _codes, _Graph, _Rows
-from ..utils import torch_rng
+from ..inspection import group_codes, influence, per_sample_fields
+from ..utils import fill_random_state, split_representation
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._base import BaseSanitizer, _fit_estimator, _seed_estimator
+from ._base import BaseSanitizer, _fit_estimator
 
 __all__ = ["GradientFilter"]
-
-
-def _frl_step(victim):
-    """(preprocessing Pipeline or None, FRL step) of a fitted victim."""
-    if isinstance(victim, BaseFairNet):
-        return None, victim
-    for idx, (_, step) in enumerate(victim.steps):
-        if isinstance(step, BaseFairNet):
-            return (victim[:idx] if idx else None), step
-    raise TypeError(  # pragma: no cover - checked before fitting
-        "victim must contain an skfrl neural FRL model."
-    )
 
 
 class GradientFilter(BaseSanitizer):
@@ -53,13 +40,14 @@ class GradientFilter(BaseSanitizer):
     - ``criterion="alignment"``: ``r . g(x)``, the first-order increase of
       the FLD of the victim's representation of the target data per unit
       of the row's share, with ``r`` the influence vector computed by
-      :func:`~skfrl.attacks.min_poison_count`. Only rows with a large
-      positive alignment can raise the leakage to first order.
+      :func:`~skfrl.inspection.influence` (as
+      :func:`~skfrl.attacks.min_poison_count` uses it). Only rows with a
+      large positive alignment can raise the leakage to first order.
 
     Cost: one forward-backward pass per row (``per_sample="single"``) or
     per row plus a reference batch (``"marginal"``), after one training of
     the victim; ``"alignment"`` adds the curvature solve of
-    :func:`~skfrl.attacks.min_poison_count`.
+    :func:`~skfrl.inspection.influence`.
 
     .. versionadded:: 0.1
 
@@ -81,7 +69,7 @@ class GradientFilter(BaseSanitizer):
            Renamed from ``score``, which shadowed the estimator method name.
     per_sample : {"marginal", "single"}, default="marginal"
         How a row's field is measured, as in
-        :func:`~skfrl.attacks.min_poison_count`: ``"marginal"`` adds the row
+        :func:`~skfrl.inspection.per_sample_fields`: ``"marginal"`` adds the row
         to a reference batch (right for losses weighted by group frequencies
         within a batch), ``"single"`` takes the loss of the row alone minus
         the mean field (faster).
@@ -94,7 +82,7 @@ class GradientFilter(BaseSanitizer):
         default the training data.
     curvature : {"krylov", "diagonal"}, default="diagonal"
         ``"alignment"`` only: curvature estimate of
-        :func:`~skfrl.attacks.min_poison_count` (``"diagonal"`` is cheaper).
+        :func:`~skfrl.inspection.influence` (``"diagonal"`` is cheaper).
     damping : float or "auto", default="auto"
         ``"alignment"`` only: damping of the curvature.
     random_state : int, RandomState instance or None, default=None
@@ -109,15 +97,21 @@ class GradientFilter(BaseSanitizer):
         ``||g(x)||`` of every row.
     alignments_ : ndarray of shape (n_samples,)
         ``r . g(x)`` of every row (``criterion="alignment"`` only).
-    bound_ : PoisonCountBound
-        The :func:`~skfrl.attacks.min_poison_count` result whose
-        ``influence`` gave ``r`` (``criterion="alignment"`` only).
-    scores_, threshold_, removed_mask_, kept_indices_, n_removed_
+    bound_ : :class:`~sklearn.utils.Bunch`
+        The :func:`~skfrl.inspection.influence` result whose ``influence``
+        gave ``r`` (``criterion="alignment"`` only).
+
+        .. versionchanged:: 0.1
+           Was the :class:`~skfrl.attacks.PoisonCountBound` of a call to
+           :func:`~skfrl.attacks.min_poison_count`; ``influence`` is the
+           same vector.
+    scores_, threshold_, removed_mask_, sample_indices_, n_removed_
         See :class:`BaseSanitizer`.
 
     See Also
     --------
-    skfrl.attacks.min_poison_count : The bound and the influence vector.
+    skfrl.attacks.min_poison_count : The poison-count bound.
+    skfrl.inspection.influence : The influence vector.
 
     Examples
     --------
@@ -177,79 +171,80 @@ class GradientFilter(BaseSanitizer):
 
     def _fit_victim(self, X, y, S, rng):
         victim = clone(self.victim)
-        if isinstance(victim, BaseFairNet):
-            if isinstance(X, pd.DataFrame):
-                from ..datasets import make_preprocessor
+        split_representation(victim, neural=True, input_name="victim")
+        if not isinstance(victim, Pipeline) and isinstance(X, pd.DataFrame):
+            from ..datasets import make_preprocessor
 
-                victim = make_pipeline(make_preprocessor(X), victim)
-        elif not (
-            isinstance(victim, Pipeline)
-            and any(isinstance(st, BaseFairNet) for _, st in victim.steps)
-        ):
-            raise TypeError(
-                "victim must be an skfrl neural FRL model (a BaseFairNet "
-                "subclass) or a Pipeline with one as a step; got "
-                f"{type(self.victim).__name__}."
-            )
-        _seed_estimator(victim, rng.randint(2**31))
+            victim = make_pipeline(make_preprocessor(X), victim)
+        fill_random_state(victim, rng.randint(2**31))
         _fit_estimator(victim, X, y, S)
         return victim
 
-    def _scores(self, X, y, S, rng):
-        if self.criterion == "alignment" and S is None:
+    def _check_target(self) -> None:
+        """``X_target``/``s_target`` come together, one value per row."""
+        if self.X_target is None:
+            if self.s_target is not None:
+                raise ValueError("s_target was given without X_target.")
+            return
+        if self.s_target is None:
+            raise ValueError("X_target needs s_target (its sensitive attribute).")
+        s_t = np.asarray(self.s_target)
+        n_t = len(self.X_target)
+        if s_t.ndim != 1 or len(s_t) != n_t:
             raise ValueError(
-                "criterion='alignment' measures the leakage of a sensitive attribute: "
-                "pass sensitive_features."
+                f"s_target must be 1-D with one value per row of X_target ({n_t}), "
+                f"got shape {s_t.shape}."
             )
+
+    def _target_codes(self, victim, S) -> np.ndarray:
+        """Group codes of the rows whose leakage ``"alignment"`` measures."""
+        _, frl = split_representation(victim, neural=True, input_name="victim")
+        attrs = frl.sensitive_attributes_
+        if not attrs or attrs[0].kind != "categorical" or attrs[0].n_classes != 2:
+            raise ValueError(
+                "criterion='alignment' needs a victim fitted with a binary "
+                "categorical (first) sensitive attribute; FLD concerns two groups."
+            )
+        if self.X_target is None:
+            s_t, name = S.iloc[:, 0].to_numpy(), "sensitive_features"
+        else:
+            s_t, name = np.asarray(self.s_target), "s_target"
+        # FLD separates the two groups: both must be there.
+        return group_codes(frl, s_t, require_all=True, input_name=name)
+
+    def _scores(self, X, y, S, rng):
+        if self.criterion == "alignment":
+            if S is None:
+                raise ValueError(
+                    "criterion='alignment' measures the leakage of a sensitive "
+                    "attribute: pass sensitive_features."
+                )
+            self._check_target()
         victim = self._fit_victim(X, y, S, rng)
         self.victim_ = victim
-        pre, frl = _frl_step(victim)
-        n = len(X)
-        E = _encode(pre, X, "X")
-        S_frame = S if S is not None else pd.DataFrame(index=pd.RangeIndex(n))
-        rows = _Rows(E, *_codes(frl, y, S_frame, "y/sensitive_features"))
-        ref_size = self.reference_size
-        if ref_size is None:
-            batch_size = getattr(frl, "batch_size", n)
-            ref_size = n if batch_size is None or batch_size <= 0 else batch_size
-        ref_idx = np.sort(rng.choice(n, size=min(ref_size, n), replace=False))
-        torch_seed = _seed_from(rng)
-        module = frl.module_
-        was_training = module.training
-        frl._set_training(False)
-        try:
-            with torch_rng(torch_seed):
-                graph = _Graph(frl, rows.take(np.arange(min(n, 8))))
-                if self.per_sample == "marginal":
-                    ref = rows.take(ref_idx)
-                    F_ref = graph.field(ref).detach()
-                else:
-                    ref, F_ref = None, graph.field(rows).detach()
-                fields = _Contribution(graph, self.per_sample, ref, F_ref).many(rows)
-        finally:
-            module.train(was_training)
-        self.grad_norms_ = np.linalg.norm(fields, axis=1)
-        if self.criterion == "norm":
-            return self.grad_norms_
-        from ..attacks import min_poison_count
-
-        # One candidate only: the bound's candidate scan is not needed, just
-        # its influence vector r (the curvature uses the training rows).
-        first = slice(0, 1)
-        self.bound_ = min_poison_count(
+        if self.criterion == "alignment":
+            codes = torch.as_tensor(self._target_codes(victim, S))
+        fields = per_sample_fields(
             victim,
             X,
             y,
             sensitive_features=S,
-            target_increase=0.1,
+            per_sample=self.per_sample,
+            reference_size=self.reference_size,
+            random_state=rng,
+        )
+        self.grad_norms_ = np.linalg.norm(fields, axis=1)
+        if self.criterion == "norm":
+            return self.grad_norms_
+        from ..attacks import fld_torch
+
+        self.bound_ = influence(
+            victim,
+            X,
+            y,
+            sensitive_features=S,
+            objective=lambda Z: fld_torch(Z, codes),
             X_target=self.X_target,
-            s_target=self.s_target,
-            candidates=(
-                X.iloc[first] if isinstance(X, pd.DataFrame) else X[first],
-                y[first],
-                S.iloc[first],
-            ),
-            label_choices="keep",
             per_sample=self.per_sample,
             reference_size=self.reference_size,
             curvature=self.curvature,

@@ -6,51 +6,20 @@ import numbers
 import warnings
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
 
-from ..utils._sklearn_compat import (
-    HasMethods,
-    Interval,
-    StrOptions,
-    check_params,
-)
-from ._base import (
-    _default_preprocessor,
-    _seed_estimator,
-    _set_input_features,
-    _validate_xy,
-)
+from ..utils import check_X_y_s, fill_random_state
+from ..utils._sklearn_compat import HasMethods, Interval, StrOptions, check_params
+from ._base import _BaseResampler, _default_preprocessor, _set_input_features
 
 __all__ = ["JTTReweighter"]
 
 
-def _append_rows(original, idx: np.ndarray):
-    """``original`` followed by copies of its rows ``idx``, same container.
-
-    Copies of DataFrame/Series rows get fresh index labels (after the largest
-    integer label, else ``"jtt_<i>"``) so that the index stays unique.
-    """
-    if original is None:
-        return None
-    if isinstance(original, pd.DataFrame | pd.Series):
-        index = original.index
-        m = len(idx)
-        if pd.api.types.is_integer_dtype(index) and len(index):
-            new_index = pd.RangeIndex(index.max() + 1, index.max() + 1 + m)
-        else:
-            new_index = pd.Index([f"jtt_{i}" for i in range(m)])
-        extra = original.iloc[idx].set_axis(new_index, axis=0)
-        return pd.concat([original, extra], axis=0)
-    arr = np.asarray(original)
-    return np.concatenate([arr, arr[idx]], axis=0)
-
-
-class JTTReweighter(BaseEstimator):
+class JTTReweighter(_BaseResampler):
     """Just Train Twice: find the rows a quick model gets wrong, up-weight them.
 
     JTT (Liu et al., ICML 2021) improves worst-group accuracy without group
@@ -105,9 +74,10 @@ class JTTReweighter(BaseEstimator):
         Its size.
     sample_weight_ : ndarray of shape (n_samples,)
         1 outside the error set, ``upweight`` inside.
-    resample_indices_ : ndarray of int
+    sample_indices_ : ndarray of int
         After :meth:`fit_resample`: the input row behind every output row
-        (the input rows in order, then the extra copies).
+        (the input rows in order, then the extra copies), so that the rows
+        it returns are ``X[sample_indices_]``.
     n_features_in_ : int
         Number of columns of ``X``.
     feature_names_in_ : ndarray of str
@@ -169,13 +139,19 @@ class JTTReweighter(BaseEstimator):
         self.preprocessor = preprocessor
         self.random_state = random_state
 
+    _repeat_label_prefix = "jtt_"
+
     def _check_params(self) -> None:
         check_params(self)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
+        if (
+            self.threshold != "error"
+            and self.estimator is not None
+            and not hasattr(self.estimator, "predict_proba")
+        ):
+            raise TypeError(
+                f"threshold={self.threshold} needs an estimator with "
+                f"predict_proba; {type(self.estimator).__name__} has none."
+            )
 
     def fit(self, X, y, *, sensitive_features=None):
         """Fit the identification model and find the error set.
@@ -194,17 +170,15 @@ class JTTReweighter(BaseEstimator):
         self : JTTReweighter
         """
         self._check_params()
-        if (
-            self.threshold != "error"
-            and self.estimator is not None
-            and not hasattr(self.estimator, "predict_proba")
-        ):
-            raise TypeError(
-                f"threshold={self.threshold} needs an estimator with "
-                f"predict_proba; {type(self.estimator).__name__} has none."
-            )
-        X, y_arr, _ = _validate_xy(X, y, sensitive_features, name=type(self).__name__)
+        X, y_arr, _ = check_X_y_s(
+            X, y, sensitive_features, estimator_name=type(self).__name__
+        )
         _set_input_features(self, X)
+        self._identify(X, y_arr)
+        return self
+
+    def _identify(self, X, y) -> None:
+        """Fit the identification model on validated data; find the error set."""
         rng = check_random_state(self.random_state)
         if self.estimator is None:
             pre = (
@@ -215,21 +189,20 @@ class JTTReweighter(BaseEstimator):
             est = make_pipeline(pre, LogisticRegression(max_iter=20))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                est.fit(X, y_arr)
+                est.fit(X, y)
         else:
-            est = _seed_estimator(clone(self.estimator), rng.randint(2**31))
-            est.fit(X, y_arr)
+            est = fill_random_state(clone(self.estimator), rng.randint(2**31))
+            est.fit(X, y)
         if self.threshold == "error":
-            errors = np.asarray(est.predict(X)) != y_arr
+            errors = np.asarray(est.predict(X)) != y
         else:
             proba = est.predict_proba(X)
-            col = np.searchsorted(np.asarray(est.classes_), y_arr)
-            errors = proba[np.arange(len(y_arr)), col] < self.threshold
+            col = np.searchsorted(np.asarray(est.classes_), y)
+            errors = proba[np.arange(len(y)), col] < self.threshold
         self.estimator_ = est
         self.error_mask_ = errors
         self.n_errors_ = int(errors.sum())
         self.sample_weight_ = np.where(errors, float(self.upweight), 1.0)
-        return self
 
     def fit_resample(self, X, y, *, sensitive_features=None):
         """Fit, then return the data with the error set repeated.
@@ -247,8 +220,11 @@ class JTTReweighter(BaseEstimator):
         -------
         X_up, y_up, s_up
             The input rows in order, then ``round(upweight) - 1`` extra
-            copies of each error-set row, in the callers' containers
-            (``s_up`` is None when ``sensitive_features`` is).
+            copies of each error-set row (the rows ``sample_indices_``), in
+            the callers' containers (``s_up`` is None when
+            ``sensitive_features`` is). Copies of DataFrame and Series rows
+            get fresh index labels (after the largest integer label, else
+            ``"jtt_<i>"``) so that the index stays unique.
         """
         self._check_params()
         if self.output != "resample":
@@ -256,19 +232,14 @@ class JTTReweighter(BaseEstimator):
                 "fit_resample needs output='resample'; with output='weights' "
                 "call fit and pass sample_weight_ to the final model."
             )
-        self.fit(X, y, sensitive_features=sensitive_features)
-        n = len(self.error_mask_)
+        return super().fit_resample(X, y, sensitive_features=sensitive_features)
+
+    def _fit_resample(self, X, y, S) -> np.ndarray:
+        self._identify(X, y)
         extra = np.repeat(
             np.flatnonzero(self.error_mask_), int(round(self.upweight)) - 1
         )
-        self.resample_indices_ = np.r_[np.arange(n), extra]
-        X_in = X if isinstance(X, pd.DataFrame) else np.asarray(X)
-        y_in = y if isinstance(y, pd.Series) else np.asarray(y)
-        return (
-            _append_rows(X_in, extra),
-            _append_rows(y_in, extra),
-            _append_rows(sensitive_features, extra),
-        )
+        return np.r_[np.arange(len(y)), extra]
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "error_mask_")

@@ -86,7 +86,7 @@ class KNNConsistencyFilter(BaseSanitizer):
     ----------
     preprocessor_ : transformer
         The fitted preprocessor.
-    scores_, threshold_, removed_mask_, kept_indices_, n_removed_
+    scores_, threshold_, sample_indices_, removed_mask_, n_removed_
         See :class:`BaseSanitizer`.
 
     See Also

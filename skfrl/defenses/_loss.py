@@ -6,24 +6,16 @@ import math
 import numbers
 
 import numpy as np
-import pandas as pd
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, check_cv
 from sklearn.pipeline import make_pipeline
 
+from ..utils import fill_random_state
 from ..utils._sklearn_compat import HasMethods, Interval, StrOptions
-from ._base import BaseSanitizer, _default_preprocessor, _fit_estimator, _seed_estimator
+from ._base import BaseSanitizer, _default_preprocessor, _fit_estimator, _take
 
 __all__ = ["LossFilter"]
-
-
-def _rows(container, idx):
-    if container is None:
-        return None
-    if isinstance(container, pd.DataFrame | pd.Series):
-        return container.iloc[idx]
-    return container[idx]
 
 
 def _out_of_fold_proba(estimator, X, y, S, cv, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +36,8 @@ def _out_of_fold_proba(estimator, X, y, S, cv, rng) -> tuple[np.ndarray, np.ndar
     proba = np.full((len(y), len(classes)), np.nan)
     for train, test in splitter.split(X, y):
         est = clone(estimator)
-        _fit_estimator(est, _rows(X, train), y[train], _rows(S, train))
-        p = est.predict_proba(_rows(X, test))
+        _fit_estimator(est, _take(X, train), y[train], _take(S, train))
+        p = est.predict_proba(_take(X, test))
         cols = np.searchsorted(classes, est.classes_)
         proba[test] = 0.0
         proba[np.ix_(test, cols)] = p
@@ -100,7 +92,7 @@ class LossFilter(BaseSanitizer):
     ----------
     proba_own_ : ndarray of shape (n_samples,)
         Out-of-fold probability of each row's own label.
-    scores_, threshold_, removed_mask_, kept_indices_, n_removed_
+    scores_, threshold_, sample_indices_, removed_mask_, n_removed_
         See :class:`BaseSanitizer`.
 
     See Also
@@ -163,7 +155,7 @@ class LossFilter(BaseSanitizer):
             )
             estimator = make_pipeline(pre, LogisticRegression(max_iter=1000))
         else:
-            estimator = _seed_estimator(clone(self.estimator), rng.randint(2**31))
+            estimator = fill_random_state(clone(self.estimator), rng.randint(2**31))
         proba, classes = _out_of_fold_proba(estimator, X, y, S, self.cv, rng)
         self._n_classes = len(classes)
         p_own = proba[np.arange(len(y)), np.searchsorted(classes, y)]

@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from ..metrics._scorers import _holds_representation, _representation
+from ..utils import fill_random_state, get_representation, has_representation
 from ..utils._sklearn_compat import HasMethods
-from ._base import BaseSanitizer, _default_preprocessor, _fit_estimator, _seed_estimator
+from ._base import BaseSanitizer, _default_preprocessor, _fit_estimator
 
 __all__ = ["SpectralSignatureFilter"]
 
@@ -62,7 +62,7 @@ class SpectralSignatureFilter(BaseSanitizer):
         The fitted representation model.
     directions_ : dict
         Label -> top singular vector of its centred representations.
-    scores_, threshold_, removed_mask_, kept_indices_, n_removed_
+    scores_, threshold_, removed_mask_, sample_indices_, n_removed_
         See :class:`BaseSanitizer`.
 
     References
@@ -80,7 +80,7 @@ class SpectralSignatureFilter(BaseSanitizer):
     >>> attack = LabelFlipping(budget=0.05, random_state=0)
     >>> X_p, y_p, s_p = attack.fit_resample(X, y, sensitive_features=s)
     >>> model = AdversarialFairRepresentation(
-    ...     n_components=4, hidden_layer_sizes=(16,), lambda_adv=0.0, lr=1e-2)
+    ...     n_components=4, hidden_layer_sizes=(16,), fairness_weight=0.0, lr=1e-2)
     >>> spectral = SpectralSignatureFilter(model, contamination=0.05,
     ...                                    random_state=0)
     >>> X_k, y_k, s_k = spectral.fit_resample(X_p, y_p, sensitive_features=s_p)
@@ -104,10 +104,10 @@ class SpectralSignatureFilter(BaseSanitizer):
         est = clone(est)
         if not isinstance(est, Pipeline):
             est = make_pipeline(_default_preprocessor(X), est)
-        _seed_estimator(est, rng.randint(2**31))
+        fill_random_state(est, rng.randint(2**31))
         _fit_estimator(est, X, y, S)
-        if _holds_representation(est):
-            Z = _representation(est, X)
+        if has_representation(est):
+            Z = get_representation(est, X)
         elif hasattr(est, "transform"):
             Z = est.transform(X)
         else:

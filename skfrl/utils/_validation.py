@@ -43,6 +43,10 @@ def _has_non_finite(y: np.ndarray) -> bool:
     return False
 
 
+def _words(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three"}.get(n, str(n))
+
+
 def sensitive_frame(sensitive_features, n_samples: int | None = None) -> pd.DataFrame:
     """Sensitive features as a DataFrame with a fresh RangeIndex (a copy).
 
@@ -232,8 +236,8 @@ def check_X_y_s(
                 first = classes[0]
                 first = first.item() if isinstance(first, np.generic) else first
                 raise ValueError(
-                    f"{estimator_name} needs at least {min_classes} classes in y, "
-                    f"got {len(classes)} class ({first!r})."
+                    f"{estimator_name} needs at least {_words(min_classes)} classes "
+                    f"in y, got {_words(len(classes))} class ({first!r})."
                 )
     S = None
     if sensitive_features is None:

@@ -4,7 +4,8 @@
 case; ``check_attack(attack)`` runs them all at once.
 ``parametrize_with_sanitizer_checks(sanitizers)`` and
 ``check_sanitizer(sanitizer)`` do the same for the sanitisers of
-:mod:`skfrl.defenses`.
+:mod:`skfrl.defenses`. Checks that hold for both families (inputs left
+alone, containers and dtypes, determinism) are written once and appear in both suites.
 """
 
 from __future__ import annotations
@@ -66,34 +67,45 @@ def check_originals_first_and_unchanged(name, attack):
             pd.testing.assert_series_equal(s_aug.iloc[:n], s)
 
 
-def check_inputs_not_mutated(name, attack):
-    """The caller's arrays and frames are left untouched."""
+def _assert_same(a, b) -> None:
+    """``a`` and ``b`` are equal, as the same kind of container."""
+    if isinstance(b, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif isinstance(b, pd.Series):
+        pd.testing.assert_series_equal(a, b)
+    else:
+        assert isinstance(a, np.ndarray), type(a)
+        np.testing.assert_array_equal(a, b)
+
+
+def check_inputs_not_mutated(name, estimator):
+    """The caller's arrays, frames and Series are left untouched."""
     for kind in ("numpy", "pandas"):
         X, y, s = _data(kind)
         copies = [v.copy() for v in (X, y, s)]
-        clone(attack).fit_resample(X, y, sensitive_features=s)
+        clone(estimator).fit_resample(X, y, sensitive_features=s)
         for before, after in zip(copies, (X, y, s), strict=True):
-            if isinstance(before, pd.DataFrame):
-                pd.testing.assert_frame_equal(before, after)
-            elif isinstance(before, pd.Series):
-                pd.testing.assert_series_equal(before, after)
-            else:
-                np.testing.assert_array_equal(before, after)
+            _assert_same(after, before)
 
 
-def check_containers_and_dtypes(name, attack):
-    """Containers, columns, dtypes and categories are preserved."""
+def check_containers_and_dtypes(name, estimator):
+    """Containers, columns, dtypes, names, index and categories are preserved."""
     X, y, s = _data("pandas")
-    X_aug, y_aug, s_aug = clone(attack).fit_resample(X, y, sensitive_features=s)
-    assert isinstance(X_aug, pd.DataFrame) and list(X_aug.columns) == list(X.columns)
-    assert (X_aug.dtypes == X.dtypes).all(), (X_aug.dtypes, X.dtypes)
-    assert isinstance(y_aug, pd.Series) and y_aug.dtype == y.dtype
-    assert isinstance(s_aug, pd.Series) and s_aug.dtype == s.dtype
-    assert X_aug.index.is_unique
+    X_r, y_r, s_r = clone(estimator).fit_resample(X, y, sensitive_features=s)
+    assert isinstance(X_r, pd.DataFrame) and list(X_r.columns) == list(X.columns)
+    pd.testing.assert_series_equal(X_r.dtypes, X.dtypes)
+    assert isinstance(y_r, pd.Series) and y_r.dtype == y.dtype
+    assert y_r.name == y.name
+    assert isinstance(s_r, pd.Series) and s_r.dtype == s.dtype
+    assert s_r.name == s.name
+    assert X_r.index.is_unique
+    pd.testing.assert_index_equal(X_r.index, y_r.index)
+    pd.testing.assert_index_equal(X_r.index, s_r.index)
     X, y, s = _data("numpy")
-    X_aug, y_aug, s_aug = clone(attack).fit_resample(X, y, sensitive_features=s)
-    assert isinstance(X_aug, np.ndarray) and X_aug.dtype == X.dtype
-    assert y_aug.dtype == y.dtype and s_aug.dtype == s.dtype
+    X_r, y_r, s_r = clone(estimator).fit_resample(X, y, sensitive_features=s)
+    assert isinstance(X_r, np.ndarray) and X_r.dtype == X.dtype
+    assert isinstance(y_r, np.ndarray) and y_r.dtype == y.dtype
+    assert isinstance(s_r, np.ndarray) and s_r.dtype == s.dtype
 
 
 def check_poisons_are_valid(name, attack):
@@ -122,21 +134,18 @@ def check_budget(name, attack):
         )
 
 
-def check_deterministic(name, attack):
-    """Same random_state, same poisons."""
-    X, y, s = _data("numpy")
-    a = (
-        clone(attack)
-        .set_params(random_state=3)
-        .fit_resample(X, y, sensitive_features=s)
-    )
-    b = (
-        clone(attack)
-        .set_params(random_state=3)
-        .fit_resample(X, y, sensitive_features=s)
-    )
-    for u, v in zip(a, b, strict=True):
-        np.testing.assert_array_equal(u, v)
+def check_deterministic(name, estimator):
+    """Same random_state, same rows (and, for a sanitiser, same scores)."""
+    for kind in ("numpy", "pandas"):
+        X, y, s = _data(kind)
+        a, b = (clone(estimator).set_params(random_state=3) for _ in range(2))
+        out_a = a.fit_resample(X, y, sensitive_features=s)
+        out_b = b.fit_resample(X, y, sensitive_features=s)
+        for u, v in zip(out_a, out_b, strict=True):
+            _assert_same(u, v)
+        for attr in ("removed_mask_", "scores_"):
+            if hasattr(a, attr):
+                np.testing.assert_array_equal(getattr(a, attr), getattr(b, attr))
 
 
 def check_bad_input(name, attack):
@@ -170,6 +179,25 @@ _CHECKS = (
     check_deterministic,
     check_bad_input,
 )
+
+
+def _check_all(estimator, yield_checks) -> None:
+    for check in yield_checks(estimator):
+        check(type(estimator).__name__, estimator)
+
+
+def _parametrize(estimators, yield_checks, argname: str):
+    import pytest
+
+    cases, ids = [], []
+    for estimator in estimators:
+        for check in yield_checks(estimator):
+            cases.append(
+                (estimator, functools.partial(check, type(estimator).__name__))
+            )
+            # One line: reprs of nested estimators wrap.
+            ids.append(f"{' '.join(repr(estimator).split())}-{check.__name__}")
+    return pytest.mark.parametrize(f"{argname}, check", cases, ids=ids)
 
 
 def yield_attack_checks(attack):
@@ -209,8 +237,7 @@ def check_attack(attack) -> None:
     >>> from skfrl.utils.estimator_checks import check_attack
     >>> check_attack(LabelFlipping(random_state=0))
     """
-    for check in yield_attack_checks(attack):
-        check(type(attack).__name__, attack)
+    _check_all(attack, yield_attack_checks)
 
 
 def parametrize_with_attack_checks(attacks):
@@ -232,42 +259,40 @@ def parametrize_with_attack_checks(attacks):
     >>> from skfrl.utils.estimator_checks import parametrize_with_attack_checks
     >>> mark = parametrize_with_attack_checks([RandomPoisoning()])
     """
-    import pytest
-
-    cases, ids = [], []
-    for attack in attacks:
-        for check in yield_attack_checks(attack):
-            cases.append((attack, functools.partial(check, type(attack).__name__)))
-            ids.append(f"{attack!r}-{check.__name__}")
-    return pytest.mark.parametrize("attack, check", cases, ids=ids)
+    return _parametrize(attacks, yield_attack_checks, "attack")
 
 
 # -- sanitisers ------------------------------------------------------------------
-def _assert_same(a, b) -> None:
-    """``a`` and ``b`` are equal, as the same kind of container."""
-    if isinstance(b, pd.DataFrame):
-        pd.testing.assert_frame_equal(a, b)
-    elif isinstance(b, pd.Series):
-        pd.testing.assert_series_equal(a, b)
-    else:
-        assert isinstance(a, np.ndarray), type(a)
-        np.testing.assert_array_equal(a, b)
-
-
 def _routing(enabled: bool):
     from sklearn import config_context
 
     return config_context(enable_metadata_routing=enabled)
 
 
-def check_sanitizer_inputs_not_mutated(name, sanitizer):
-    """The caller's arrays, frames and Series are left untouched."""
+def check_sample_indices(name, estimator):
+    """The rows returned are the input rows ``sample_indices_``, in that order.
+
+    The one contract of the defenses that return rows: ``X_res`` equals
+    ``X[sample_indices_]`` (and so do ``y_res`` and ``s_res``), whatever the
+    defense removes or repeats.
+    """
     for kind in ("numpy", "pandas"):
         X, y, s = _data(kind)
-        copies = [v.copy() for v in (X, y, s)]
-        clone(sanitizer).fit_resample(X, y, sensitive_features=s)
-        for before, after in zip(copies, (X, y, s), strict=True):
-            _assert_same(after, before)
+        fitted = clone(estimator)
+        out = fitted.fit_resample(X, y, sensitive_features=s)
+        idx = np.asarray(fitted.sample_indices_)
+        assert idx.ndim == 1 and idx.dtype.kind in "iu", idx.dtype
+        assert len(idx) == len(out[0]), (len(idx), len(out[0]))
+        assert len(idx) == 0 or 0 <= idx.min() <= idx.max() < len(X)
+        for res, original in zip(out, (X, y, s), strict=True):
+            if kind == "numpy":
+                np.testing.assert_array_equal(res, original[idx])
+            else:
+                # Values and dtypes; repeated rows may carry fresh labels.
+                _assert_same(
+                    res.reset_index(drop=True),
+                    original.iloc[idx].reset_index(drop=True),
+                )
 
 
 def check_sanitizer_removes_a_subset(name, sanitizer):
@@ -280,7 +305,7 @@ def check_sanitizer_removes_a_subset(name, sanitizer):
         removed = np.asarray(fitted.removed_mask_)
         assert removed.dtype == bool and removed.shape == (n,), removed.shape
         kept = np.flatnonzero(~removed)
-        np.testing.assert_array_equal(fitted.kept_indices_, kept)
+        np.testing.assert_array_equal(fitted.sample_indices_, kept)
         assert fitted.n_removed_ == removed.sum() == n - len(X_k)
         assert 0 <= fitted.n_removed_ < n
         assert np.asarray(fitted.scores_).shape == (n,)
@@ -290,25 +315,6 @@ def check_sanitizer_removes_a_subset(name, sanitizer):
         else:
             for out, original in ((X_k, X), (y_k, y), (s_k, s)):
                 _assert_same(out, original.iloc[kept])
-
-
-def check_sanitizer_containers_and_dtypes(name, sanitizer):
-    """Containers, columns, dtypes, names and categories are preserved."""
-    X, y, s = _data("pandas")
-    X_k, y_k, s_k = clone(sanitizer).fit_resample(X, y, sensitive_features=s)
-    assert isinstance(X_k, pd.DataFrame) and list(X_k.columns) == list(X.columns)
-    pd.testing.assert_series_equal(X_k.dtypes, X.dtypes)
-    assert isinstance(y_k, pd.Series) and y_k.dtype == y.dtype
-    assert y_k.name == y.name
-    assert isinstance(s_k, pd.Series) and s_k.dtype == s.dtype
-    assert s_k.name == s.name
-    pd.testing.assert_index_equal(X_k.index, y_k.index)
-    pd.testing.assert_index_equal(X_k.index, s_k.index)
-    X, y, s = _data("numpy")
-    X_k, y_k, s_k = clone(sanitizer).fit_resample(X, y, sensitive_features=s)
-    assert isinstance(X_k, np.ndarray) and X_k.dtype == X.dtype
-    assert isinstance(y_k, np.ndarray) and y_k.dtype == y.dtype
-    assert isinstance(s_k, np.ndarray) and s_k.dtype == s.dtype
 
 
 def check_sanitizer_contamination(name, sanitizer):
@@ -322,19 +328,6 @@ def check_sanitizer_contamination(name, sanitizer):
         assert fitted.n_removed_ == expected, (contamination, fitted.n_removed_)
         scores, removed = fitted.scores_, fitted.removed_mask_
         assert scores[removed].min() >= scores[~removed].max()
-
-
-def check_sanitizer_deterministic(name, sanitizer):
-    """Same random_state, same scores and same removed rows."""
-    for kind in ("numpy", "pandas"):
-        X, y, s = _data(kind)
-        a, b = (clone(sanitizer).set_params(random_state=3) for _ in range(2))
-        out_a = a.fit_resample(X, y, sensitive_features=s)
-        out_b = b.fit_resample(X, y, sensitive_features=s)
-        np.testing.assert_array_equal(a.removed_mask_, b.removed_mask_)
-        np.testing.assert_array_equal(a.scores_, b.scores_)
-        for u, v in zip(out_a, out_b, strict=True):
-            _assert_same(u, v)
 
 
 def _estimator_params(sanitizer) -> dict:
@@ -397,11 +390,12 @@ def check_sanitizer_bad_input(name, sanitizer):
 
 
 _SANITIZER_CHECKS = (
-    check_sanitizer_inputs_not_mutated,
+    check_inputs_not_mutated,
+    check_sample_indices,
     check_sanitizer_removes_a_subset,
-    check_sanitizer_containers_and_dtypes,
+    check_containers_and_dtypes,
     check_sanitizer_contamination,
-    check_sanitizer_deterministic,
+    check_deterministic,
     check_sanitizer_metadata_routing,
     check_sanitizer_bad_input,
 )
@@ -414,8 +408,9 @@ def yield_sanitizer_checks(sanitizer):
     mixed-type DataFrame (an integer, a float and a categorical column, a
     named Series of labels and a categorical sensitive attribute, with a
     non-default index) and check that the inputs stay untouched, that the
-    kept rows are the caller's rows with their containers, dtypes and index
-    labels, that ``contamination`` is respected, that a fixed
+    rows returned are the input rows ``sample_indices_``, that the kept rows
+    are the caller's rows with their containers, dtypes and index labels,
+    that ``contamination`` is respected, that a fixed
     ``random_state`` gives the same result, that scikit-learn's metadata
     routing (enabled or not) does not change the result, and that bad input
     raises clear errors.
@@ -444,7 +439,7 @@ def yield_sanitizer_checks(sanitizer):
     >>> from skfrl.defenses import KNNConsistencyFilter
     >>> from skfrl.utils.estimator_checks import yield_sanitizer_checks
     >>> len(list(yield_sanitizer_checks(KNNConsistencyFilter())))
-    7
+    8
     """
     yield from _SANITIZER_CHECKS
 
@@ -474,8 +469,7 @@ def check_sanitizer(sanitizer) -> None:
     >>> from skfrl.utils.estimator_checks import check_sanitizer
     >>> check_sanitizer(KNNConsistencyFilter(random_state=0))
     """
-    for check in yield_sanitizer_checks(sanitizer):
-        check(type(sanitizer).__name__, sanitizer)
+    _check_all(sanitizer, yield_sanitizer_checks)
 
 
 def parametrize_with_sanitizer_checks(sanitizers):
@@ -504,16 +498,6 @@ def parametrize_with_sanitizer_checks(sanitizers):
     >>> from skfrl.utils.estimator_checks import parametrize_with_sanitizer_checks
     >>> mark = parametrize_with_sanitizer_checks([KNNConsistencyFilter()])
     >>> len(mark.args[1])
-    7
+    8
     """
-    import pytest
-
-    cases, ids = [], []
-    for sanitizer in sanitizers:
-        for check in yield_sanitizer_checks(sanitizer):
-            cases.append(
-                (sanitizer, functools.partial(check, type(sanitizer).__name__))
-            )
-            # One line: reprs of nested estimators wrap.
-            ids.append(f"{' '.join(repr(sanitizer).split())}-{check.__name__}")
-    return pytest.mark.parametrize("sanitizer, check", cases, ids=ids)
+    return _parametrize(sanitizers, yield_sanitizer_checks, "sanitizer")

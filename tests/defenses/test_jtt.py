@@ -11,6 +11,12 @@ from skfrl.attacks import LabelFlipping
 from skfrl.datasets import make_biased_classification
 from skfrl.defenses import JTTReweighter
 from skfrl.metrics import poison_amplification
+from skfrl.utils.estimator_checks import (
+    check_containers_and_dtypes,
+    check_deterministic,
+    check_inputs_not_mutated,
+    check_sample_indices,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +64,12 @@ def test_resample_numpy(data):
     # round(3.4) = 3 copies in all: the row plus two extra.
     assert len(X_up) == len(y_up) == len(s_up) == n + 2 * len(errs)
     np.testing.assert_array_equal(X_up[:n], X)
-    np.testing.assert_array_equal(jtt.resample_indices_[:n], np.arange(n))
-    np.testing.assert_array_equal(
-        np.sort(jtt.resample_indices_[n:]), np.repeat(errs, 2)
-    )
-    np.testing.assert_array_equal(X_up, X[jtt.resample_indices_])
-    np.testing.assert_array_equal(y_up, y[jtt.resample_indices_])
-    np.testing.assert_array_equal(s_up, s[jtt.resample_indices_])
-    counts = np.bincount(jtt.resample_indices_, minlength=n)
+    np.testing.assert_array_equal(jtt.sample_indices_[:n], np.arange(n))
+    np.testing.assert_array_equal(np.sort(jtt.sample_indices_[n:]), np.repeat(errs, 2))
+    np.testing.assert_array_equal(X_up, X[jtt.sample_indices_])
+    np.testing.assert_array_equal(y_up, y[jtt.sample_indices_])
+    np.testing.assert_array_equal(s_up, s[jtt.sample_indices_])
+    counts = np.bincount(jtt.sample_indices_, minlength=n)
     np.testing.assert_array_equal(counts, np.where(jtt.error_mask_, 3, 1))
 
 
@@ -84,7 +88,7 @@ def test_resample_pandas_keeps_containers(data):
     assert y_up.dtype == yf.dtype and s_up.dtype == sf.dtype
     pd.testing.assert_frame_equal(X_up.iloc[: len(Xf)], Xf)
     np.testing.assert_array_equal(
-        X_up["x0"].to_numpy(), Xf["x0"].to_numpy()[jtt.resample_indices_]
+        X_up["x0"].to_numpy(), Xf["x0"].to_numpy()[jtt.sample_indices_]
     )
     assert s_up is not None and len(s_up) == len(X_up)
     _, _, none = clone(jtt).fit_resample(Xf, yf)
@@ -118,3 +122,18 @@ def test_jtt_amplifies_label_flipped_poisons():
     res = poison_amplification(jtt.sample_weight_, attack.poison_mask_)
     assert res.amplification > 2.0
     assert res.upweighted_poison_share > 3 * res.row_share
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_sample_indices,
+        check_inputs_not_mutated,
+        check_containers_and_dtypes,
+        check_deterministic,
+    ],
+)
+def test_resample_follows_the_defense_contract(check):
+    # The domain checks every resampling defense shares with the sanitisers:
+    # X_res is X[sample_indices_], with repeated rows relabelled.
+    check("JTTReweighter", JTTReweighter(upweight=3, output="resample"))

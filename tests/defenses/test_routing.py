@@ -74,8 +74,8 @@ def _run(defense, X, y, s):
     if isinstance(defense, JTTReweighter):
         if defense.output == "resample":
             X_up, _, _ = defense.fit_resample(X, y, sensitive_features=s)
-            assert len(X_up) == len(defense.resample_indices_)
-            return defense.resample_indices_
+            assert len(X_up) == len(defense.sample_indices_)
+            return defense.sample_indices_
         return defense.fit(X, y, sensitive_features=s).sample_weight_
     X_k, y_k, s_k = defense.fit_resample(X, y, sensitive_features=s)
     assert len(X_k) == len(y_k) == len(s_k) == len(X) - defense.n_removed_

@@ -103,7 +103,7 @@ def _frame_data(n=120, seed=0):
         # Without the adversary the representation keeps more of the label
         # structure, which is where label flips stand out.
         (
-            SpectralSignatureFilter(_victim(20, lambda_adv=0.0), random_state=0),
+            SpectralSignatureFilter(_victim(20, fairness_weight=0.0), random_state=0),
             "flipped",
             0.3,
         ),
@@ -164,9 +164,9 @@ def test_containers_preserved_and_inputs_untouched(sanitizer):
     X_k, y_k, s_k = fitted.fit_resample(Xn, yn, sensitive_features=sn)
     np.testing.assert_array_equal(Xn, before)
     assert isinstance(X_k, np.ndarray) and X_k.dtype == Xn.dtype
-    np.testing.assert_array_equal(X_k, Xn[fitted.kept_indices_])
+    np.testing.assert_array_equal(X_k, Xn[fitted.sample_indices_])
     np.testing.assert_array_equal(y_k, yn[~fitted.removed_mask_])
-    np.testing.assert_array_equal(s_k, sn[fitted.kept_indices_])
+    np.testing.assert_array_equal(s_k, sn[fitted.sample_indices_])
 
 
 @pytest.mark.parametrize("sanitizer", FAST[::2], ids=_ids(FAST[::2]))
@@ -177,7 +177,9 @@ def test_contamination_respected_and_deterministic(sanitizer, flipped):
         a = clone(sanitizer).set_params(contamination=c, random_state=3)
         a.fit_resample(X, y, sensitive_features=s)
         assert a.n_removed_ == a.removed_mask_.sum() == round(c * n)
-        np.testing.assert_array_equal(np.flatnonzero(~a.removed_mask_), a.kept_indices_)
+        np.testing.assert_array_equal(
+            np.flatnonzero(~a.removed_mask_), a.sample_indices_
+        )
         # The removed rows are the highest-scoring ones.
         assert a.scores_[a.removed_mask_].min() >= a.scores_[~a.removed_mask_].max()
     b = clone(a).fit(X, y, sensitive_features=s)
