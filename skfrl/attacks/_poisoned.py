@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import numbers
 
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import fine_tune, fit_with_sensitive
+from ..utils import check_fine_tune, fine_tune, fit_with_sensitive
 
 __all__ = ["PoisonedEstimator"]
 
@@ -135,13 +134,10 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
                 "victim_training must be 'retrain' or 'fine_tune', got "
                 f"{self.victim_training!r}."
             )
-        epochs = self.fine_tune_epochs
-        if epochs is not None and (
-            isinstance(epochs, bool)
-            or not isinstance(epochs, numbers.Integral)
-            or epochs < 1
-        ):
-            raise ValueError(f"fine_tune_epochs must be an int >= 1, got {epochs!r}.")
+        if self.victim_training == "fine_tune":
+            check_fine_tune(
+                self.estimator, self.fine_tune_epochs, input_name="fine_tune_epochs"
+            )
         self.attack_ = clone(self.attack)
         if self.victim_training == "fine_tune":
             self.clean_estimator_ = fit_with_sensitive(
@@ -156,7 +152,7 @@ class PoisonedEstimator(MetaEstimatorMixin, BaseEstimator):
         )
         if self.victim_training == "fine_tune":
             self.estimator_ = fine_tune(
-                self.clean_estimator_, X_aug, y_aug, s_aug, epochs=epochs
+                self.clean_estimator_, X_aug, y_aug, s_aug, epochs=self.fine_tune_epochs
             )
         else:
             self.estimator_ = fit_with_sensitive(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from abc import ABCMeta, abstractmethod
 
@@ -14,7 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import has_fit_parameter, validate_data
 
 from ..utils import check_X_y_s, fit_with_sensitive
 from ..utils._sklearn_compat import Interval, check_params
@@ -74,17 +73,6 @@ def _encode(preprocessor, X) -> tuple[object, np.ndarray]:
     return pre, E
 
 
-def _takes_sensitive(estimator) -> bool:
-    """Whether ``estimator.fit`` has a ``sensitive_features`` parameter."""
-    fit = getattr(estimator, "fit", None)
-    if fit is None:
-        return False
-    try:
-        return "sensitive_features" in inspect.signature(fit).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signature
-        return False
-
-
 def _request_sensitive(estimator) -> None:
     """Request ``sensitive_features`` for ``fit`` on every step that takes it.
 
@@ -97,7 +85,11 @@ def _request_sensitive(estimator) -> None:
         for _, step in estimator.steps:
             if step not in (None, "passthrough"):
                 _request_sensitive(step)
-    elif _takes_sensitive(estimator) and hasattr(estimator, "set_fit_request"):
+    elif (
+        hasattr(estimator, "fit")
+        and has_fit_parameter(estimator, "sensitive_features")
+        and hasattr(estimator, "set_fit_request")
+    ):
         estimator.set_fit_request(sensitive_features=True)
 
 

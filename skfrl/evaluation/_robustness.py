@@ -19,7 +19,6 @@ from sklearn import config_context
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, check_cv
-from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.multiclass import type_of_target
@@ -28,6 +27,7 @@ from sklearn.utils.validation import check_consistent_length
 from threadpoolctl import threadpool_limits
 
 from ..utils import (
+    check_fine_tune,
     fill_random_state,
     fine_tune,
     fit_with_sensitive,
@@ -415,29 +415,8 @@ def _fit_base(estimator, X, y, s, train, *, estimator_seed, unit_seed):
 
 
 def _check_fine_tune(estimator, fine_tune_epochs) -> None:
-    """Refuse, before any work, what :func:`~skfrl.utils.fine_tune` would.
-
-    ``fine_tune`` itself resolves ``None`` to the model's ``max_epochs``.
-    """
-    if fine_tune_epochs is not None:
-        if isinstance(fine_tune_epochs, bool) or not isinstance(
-            fine_tune_epochs, numbers.Integral
-        ):
-            raise TypeError(
-                f"fine_tune_epochs must be an int or None, got {fine_tune_epochs!r}."
-            )
-        if fine_tune_epochs < 1:
-            raise ValueError(f"fine_tune_epochs must be >= 1, got {fine_tune_epochs}.")
-    steps = estimator.steps if isinstance(estimator, Pipeline) else [("", estimator)]
-    for _, step in steps:
-        params = getattr(step, "get_params", dict)()
-        if "warm_start" in params and "max_epochs" in params:
-            return
-    raise TypeError(
-        "victim_training='fine_tune' continues an skfrl neural model (or a "
-        "Pipeline with one as a step) with warm_start; got "
-        f"{type(estimator).__name__}."
-    )
+    """Refuse, before any work, what :func:`~skfrl.utils.fine_tune` would."""
+    check_fine_tune(estimator, fine_tune_epochs, input_name="fine_tune_epochs")
 
 
 #: Seconds to start a local worker process and import torch and skfrl in

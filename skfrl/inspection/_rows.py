@@ -26,16 +26,6 @@ def _frl_step(estimator):
     )[1]
 
 
-def _category_codes(attr, values: np.ndarray, input_name: str) -> np.ndarray:
-    unknown = ~np.isin(values, attr.classes)
-    if unknown.any():
-        raise ValueError(
-            f"{input_name} holds groups the victim never saw in attribute "
-            f"{attr.name!r}: {pd.unique(values[unknown])[:5].tolist()}."
-        )
-    return np.searchsorted(attr.classes, values)
-
-
 def training_codes(
     estimator,
     y,
@@ -115,18 +105,8 @@ def training_codes(
         y_codes = np.searchsorted(classes, y)
     else:  # no task head: the loss ignores y
         y_codes = np.unique(y, return_inverse=True)[1]
-    cat, cont = [], []
-    for j, attr in enumerate(attrs):
-        col = S.iloc[:, j].to_numpy()
-        if attr.kind == "categorical":
-            cat.append(_category_codes(attr, col, input_name))
-        else:
-            cont.append(
-                (col.astype(np.float64) - frl.sensitive_mean_[len(cont)])
-                / frl.sensitive_scale_[len(cont)]
-            )
-    s_cat = np.column_stack(cat).astype(np.int64) if cat else None
-    s_cont = np.column_stack(cont).astype(np.float32) if cont else None
+    codes = frl.sensitive_encoder_.transform(S, input_name=input_name) if attrs else {}
+    s_cat, s_cont = codes.get("s_cat"), codes.get("s_cont")
     return y_codes.astype(np.int64), s_cat, s_cont
 
 
@@ -179,22 +159,20 @@ def group_codes(
     [1, 0, 1]
     """
     frl = _frl_step(estimator)
-    attrs = frl.sensitive_attributes_
-    if not 0 <= attribute < len(attrs) or attrs[attribute].kind != "categorical":
+    encoder = frl.sensitive_encoder_
+    if encoder is None:
         raise ValueError(
             f"attribute={attribute} is not a categorical sensitive attribute of "
-            f"the victim (it was fitted with {len(attrs)} attribute(s))."
+            "the victim (it was fitted without sensitive features)."
         )
-    attr = attrs[attribute]
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise ValueError(f"{input_name} must be 1-D, got shape {values.shape}.")
-    if require_all and not np.isin(attr.classes, values).all():
+    codes = encoder.group_codes(values, attribute, input_name=input_name)
+    attr = encoder.attributes_[attribute]
+    if require_all and not np.isin(np.arange(attr.n_classes), codes).all():
         raise ValueError(
             f"{input_name} must hold every group {attr.classes.tolist()} of the "
             f"victim's sensitive attribute {attr.name!r} (and no others)."
         )
-    return _category_codes(attr, values, input_name).astype(np.int64)
+    return codes
 
 
 def encode_inputs(preprocessing, X, *, input_name: str = "X") -> np.ndarray:

@@ -1,6 +1,6 @@
 """Utilities shared by skfrl's sub-packages."""
 
-from ._fit import fine_tune, fit_with_sensitive
+from ._fit import check_fine_tune, fine_tune, fit_with_sensitive
 from ._representation import (
     get_representation,
     has_representation,
@@ -15,6 +15,7 @@ from ._validation import check_X_y_s, sensitive_frame
 __all__ = [
     "SensitiveAttribute",
     "SensitiveEncoder",
+    "check_fine_tune",
     "check_X_y_s",
     "check_sensitive_features",
     "fill_random_state",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from sklearn import get_config
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import has_fit_parameter
 
-__all__ = ["fit_with_sensitive"]
+from ._representation import split_representation
+
+__all__ = ["check_fine_tune", "fine_tune", "fit_with_sensitive"]
 
 
 def _accepts_sensitive(estimator) -> bool:
-    import inspect
-
-    return "sensitive_features" in inspect.signature(estimator.fit).parameters
+    return has_fit_parameter(estimator, "sensitive_features")
 
 
 def _takes_sensitive_anywhere(estimator) -> bool:
@@ -80,23 +81,74 @@ def fit_with_sensitive(estimator, X, y, sensitive_features):
     return estimator.fit(X, y)
 
 
-def _neural_step(estimator):
-    """(index or None, the warm-startable FRL model) of ``estimator``."""
-    if isinstance(estimator, Pipeline):
-        for idx, (_, step) in enumerate(estimator.steps):
-            if "warm_start" in getattr(step, "get_params", dict)() and hasattr(
-                step, "module_"
-            ):
-                return idx, step
-    elif "warm_start" in getattr(estimator, "get_params", dict)() and hasattr(
-        estimator, "module_"
-    ):
-        return None, estimator
-    raise TypeError(
-        "fine-tuning continues a fitted skfrl neural model (a BaseFairNet, or a "
-        "Pipeline with one as a step); got "
-        f"{type(estimator).__name__} with no fitted warm-startable step."
-    )
+def check_fine_tune(estimator, epochs=None, *, input_name: str = "epochs") -> None:
+    """Refuse, before any work, what :func:`fine_tune` would refuse.
+
+    Fine-tuning continues one of skfrl's neural models (or a Pipeline with
+    one as a step) for ``epochs`` more epochs; the check does not need the
+    model to be fitted yet, so an evaluation can run it before training the
+    clean model it will continue.
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    estimator : BaseFairNet or Pipeline
+        The model to continue (fitted or not).
+    epochs : int or None, default=None
+        Epochs of continued training; None: the model's ``max_epochs``.
+    input_name : str, default="epochs"
+        Name of ``epochs`` in error messages (e.g. ``"fine_tune_epochs"``).
+
+    Raises
+    ------
+    TypeError
+        ``epochs`` not an int, or ``estimator`` without a neural FRL step.
+    ValueError
+        ``epochs < 1``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skfrl.utils import check_fine_tune
+    >>> check_fine_tune(LogisticRegression())
+    Traceback (most recent call last):
+    ...
+    TypeError: fine-tuning (skfrl.utils.fine_tune) continues a fitted skfrl ...
+    """
+    import numbers
+
+    if epochs is not None:
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+            raise TypeError(f"{input_name} must be an int or None, got {epochs!r}.")
+        if epochs < 1:
+            raise ValueError(f"{input_name} must be >= 1, got {epochs}.")
+    try:
+        split_representation(estimator, neural=True)
+    except TypeError:
+        raise TypeError(
+            "fine-tuning (skfrl.utils.fine_tune) continues a fitted skfrl neural FRL "
+            "model (a "
+            "BaseFairNet subclass) or a Pipeline with one as a step; got "
+            f"{type(estimator).__name__}."
+        ) from None
+
+
+def _neural_step(model):
+    """(index in the Pipeline or None, fitted neural FRL step) of ``model``."""
+    from sklearn.exceptions import NotFittedError
+
+    check_fine_tune(model)
+    try:
+        pre, step = split_representation(model, neural=True, fitted=True)
+    except NotFittedError:
+        raise TypeError(
+            "fine-tuning continues a fitted skfrl neural FRL model; fit "
+            f"{type(model).__name__} first."
+        ) from None
+    if not isinstance(model, Pipeline):
+        return None, step
+    return (0 if pre is None else len(pre.steps)), step
 
 
 def fine_tune(estimator, X, y, sensitive_features, *, epochs: int | None = None):
@@ -141,13 +193,8 @@ def fine_tune(estimator, X, y, sensitive_features, *, epochs: int | None = None)
     (2, 3)
     """
     import copy
-    import numbers
 
-    if epochs is not None:
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-            raise TypeError(f"epochs must be an int or None, got {epochs!r}.")
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}.")
+    check_fine_tune(estimator, epochs)
     idx, step = _neural_step(estimator)
     if epochs is None:
         epochs = int(step.get_params()["max_epochs"])

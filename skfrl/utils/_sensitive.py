@@ -371,17 +371,54 @@ class SensitiveEncoder:
                 f"{input_name} has {frame.shape[1]} attribute(s); the encoder was "
                 f"fitted on {len(self.attributes_)}."
             )
-        values = []
-        for j, attr in enumerate(self.attributes_):
-            col = frame.iloc[:, j].to_numpy()
-            if attr.kind == "categorical":
-                unknown = ~np.isin(col, attr.classes)
-                if unknown.any():
-                    raise ValueError(
-                        f"{input_name} holds groups never seen in fit in attribute "
-                        f"{attr.name!r}: {pd.unique(col[unknown])[:5].tolist()}."
-                    )
-                values.append(np.searchsorted(attr.classes, col))
-            else:
-                values.append(col.astype(np.float64))
+        values = [
+            self._codes(frame.iloc[:, j].to_numpy(), attr, input_name)
+            for j, attr in enumerate(self.attributes_)
+        ]
         return self._encode(values, self.attributes_)
+
+    @staticmethod
+    def _codes(values: np.ndarray, attr: SensitiveAttribute, input_name: str):
+        if attr.kind != "categorical":
+            return values.astype(np.float64)
+        unknown = ~np.isin(values, attr.classes)
+        if unknown.any():
+            raise ValueError(
+                f"{input_name} holds groups the model never saw in attribute "
+                f"{attr.name!r}: {pd.unique(values[unknown])[:5].tolist()}."
+            )
+        return np.searchsorted(attr.classes, values).astype(np.int64)
+
+    def group_codes(self, values, attribute: int = 0, *, input_name: str = "s"):
+        """Group codes of one categorical attribute, as the fit encoded it.
+
+        Parameters
+        ----------
+        values : array-like of shape (n_samples,)
+            Values of the attribute.
+        attribute : int, default=0
+            Position of the attribute among those of the fit.
+        input_name : str, default="s"
+            Name used in error messages.
+
+        Returns
+        -------
+        ndarray of int64 of shape (n_samples,)
+            Indices into the attribute's sorted groups.
+
+        Raises
+        ------
+        ValueError
+            ``values`` not 1-D, the attribute not categorical, or a group the
+            fit never saw.
+        """
+        attrs = self.attributes_
+        if not 0 <= attribute < len(attrs) or attrs[attribute].kind != "categorical":
+            raise ValueError(
+                f"attribute={attribute} is not a categorical sensitive attribute "
+                f"of the model (it was fitted with {len(attrs)} attribute(s))."
+            )
+        values = np.asarray(values)
+        if values.ndim != 1:
+            raise ValueError(f"{input_name} must be 1-D, got shape {values.shape}.")
+        return self._codes(values, attrs[attribute], input_name)

@@ -170,7 +170,7 @@ def test_codes_follow_the_victim(adversarial, data):
     np.testing.assert_array_equal(s_cat[:, 0], s)
     with pytest.raises(ValueError, match="labels the victim never saw"):
         training_codes(adversarial, np.full(N, 7), s)
-    with pytest.raises(ValueError, match="groups the victim never saw"):
+    with pytest.raises(ValueError, match="groups the model never saw"):
         training_codes(adversarial, y, np.full(N, 3))
     with pytest.raises(ValueError, match="attribute"):
         training_codes(adversarial, y, np.column_stack([s, s]))
