@@ -188,20 +188,12 @@ def make_victim(name: str, dataset: str | None = None):
 
 
 # -- statistics and formatting ------------------------------------------------
-# TODO(lead): the same statistics as skfrl.evaluation.summarize (mean, sd with
-# ddof=1, t interval); switch to the public function once it is exposed.
 def interval(d: np.ndarray, confidence: float = 0.95) -> dict:
-    """Mean, standard error and t interval of paired differences."""
-    from scipy import stats
+    """Mean, standard error and t interval of paired differences (one per seed)."""
+    # skfrl (and torch) load late: the scripts pin threads before importing them.
+    from skfrl.evaluation import paired_interval
 
-    d = np.asarray(d, dtype=float)
-    n = len(d)
-    mean = float(d.mean()) if n else np.nan
-    if n < 2:
-        return dict(mean=mean, se=np.nan, low=np.nan, high=np.nan, n=n)
-    se = float(d.std(ddof=1) / np.sqrt(n))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    return dict(mean=mean, se=se, low=mean - half, high=mean + half, n=n)
+    return paired_interval(d, confidence=confidence)
 
 
 def mean_sd(mean: float, sd: float, *, digits: int = 3, missing: str = "-") -> str:

@@ -303,8 +303,6 @@ def paired_changes(df: pd.DataFrame, metric: str) -> pd.DataFrame:
 def change_table(att: pd.DataFrame) -> pd.DataFrame:
     out = []
     for keys, g in att.groupby([*CELL, "attack"], sort=False):
-        # TODO(lead): interval (benchmarks/_common.py) duplicates the statistics
-        # of skfrl.evaluation.summarize; switch to the public function.
         out.append(dict(zip([*CELL, "attack"], keys, strict=True)) | interval(g.delta))
     return pd.DataFrame(out)
 

@@ -15,7 +15,12 @@ from ._audit import AuditResult, run_audit
 from ._audit_report import write_audit_report
 from ._groups import group_metric_frame
 from ._registry import audit_options
-from ._robustness import CLEAN, cross_validate_robustness, summarize
+from ._robustness import (
+    CLEAN,
+    cross_validate_robustness,
+    paired_interval,
+    summarize,
+)
 from ._verdict import robustness_verdict
 
 __all__ = [
@@ -24,6 +29,7 @@ __all__ = [
     "audit_options",
     "cross_validate_robustness",
     "group_metric_frame",
+    "paired_interval",
     "robustness_verdict",
     "run_audit",
     "summarize",

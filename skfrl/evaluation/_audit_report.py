@@ -28,7 +28,7 @@ from ._registry import (
 )
 from ._report import Report, escape_markdown
 from ._robustness import summarize
-from ._verdict import robustness_verdict
+from ._verdict import _budget_text, robustness_verdict
 
 __all__ = ["summary_table", "verdict", "write_audit_report"]
 
@@ -87,16 +87,11 @@ def _versions() -> dict:
     }
 
 
-def _budget_label(budget) -> str:
-    budget = float(budget)
-    return f"{100 * budget:g}%" if budget < 1 else f"{budget:g} poisons"
-
-
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Wide table: one row per (attack, budget), 'mean ± sd (change)' cells."""
     rows = []
     for (attack, budget), part in summary.groupby(["attack", "budget"], sort=False):
-        row = {"attack": attack, "budget": _budget_label(budget)}
+        row = {"attack": attack, "budget": _budget_text(budget)}
         for rec in part.itertuples():
             cell = f"{rec.mean:.3f} ± {0 if np.isnan(rec.sd) else rec.sd:.3f}"
             if attack != "clean":
@@ -134,7 +129,7 @@ def _change_table(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     attacked = summary[summary["attack"] != "clean"]
     for (attack, budget), part in attacked.groupby(["attack", "budget"], sort=False):
-        row = {"attack": attack, "budget": _budget_label(budget)}
+        row = {"attack": attack, "budget": _budget_text(budget)}
         for rec in part.itertuples():
             if np.isnan(rec.ci_low):
                 cell = f"{rec.change:+.3f}"
@@ -330,7 +325,7 @@ def write_audit_report(
             "attacks: "
             + "; ".join(f"`{a}`: {_description(ATTACKS, a, a)}" for a in attacks),
             "budgets: "
-            + ", ".join(_budget_label(b) for b in settings["budgets"])
+            + ", ".join(_budget_text(b) for b in settings["budgets"])
             + " of the training part",
             f"model: `{settings['model']}`, {settings['max_epochs']} epochs, "
             f"{settings['n_components']}-dimensional representation, seed "
@@ -399,7 +394,7 @@ def write_audit_report(
     bars = {"clean": auc.loc[auc["attack"] == "clean", "value"].to_list()}
     for attack in attacks:
         rows = auc[(auc["attack"] == attack) & (auc["budget"] == float(top))]
-        bars[f"{attack} {_budget_label(top)}"] = rows["value"].to_list()
+        bars[f"{attack} {_budget_text(top)}"] = rows["value"].to_list()
     ax = plot_leakage_bars(
         bars,
         reference={"chance (0.5)": 0.5, "raw features": raw["probe_auc_s"]},
@@ -410,7 +405,7 @@ def write_audit_report(
         ax.figure,
         "leakage_bars.png",
         f"Probe AUC for s of the clean model and of each attack at "
-        f"{_budget_label(top)}, mean ± sd over folds.",
+        f"{_budget_text(top)}, mean ± sd over folds.",
     )
     plt.close(ax.figure)
     figures.append("leakage_bars.png")
@@ -420,7 +415,7 @@ def write_audit_report(
         for attack in attacks:
             key = (attack, float(top), fold)
             if key in fitted.estimators:
-                found[f"{attack} {_budget_label(top)}"] = fitted.estimators[key]
+                found[f"{attack} {_budget_text(top)}"] = fitted.estimators[key]
         return found
 
     test = fitted.test_indices[0]

@@ -34,7 +34,7 @@ from ..utils import (
     representation_pipeline,
 )
 
-__all__ = ["CLEAN", "cross_validate_robustness", "summarize"]
+__all__ = ["CLEAN", "cross_validate_robustness", "paired_interval", "summarize"]
 
 #: Name of the unattacked reference in the ``attack`` column.
 CLEAN = "clean"
@@ -796,24 +796,66 @@ def cross_validate_robustness(
     return results
 
 
-def _interval(d: np.ndarray, *, k: float, confidence: float, method: str):
-    """Standard error and interval of the mean of paired differences ``d``."""
+def paired_interval(
+    differences, *, confidence: float = 0.95, n_splits: float | None = None
+) -> dict:
+    """Mean, standard error and t interval of paired differences.
+
+    The statistics every "beats" in skfrl rests on: the differences are
+    paired (an attacked run minus the clean run of the same seed or fold),
+    and the interval is Student's t at ``confidence``. With ``n_splits``
+    (the K of K-fold cross-validation the differences come from), the
+    variance is inflated by Nadeau and Bengio's correction
+    ``1/n + 1/(K - 1)``, because folds share training rows and their results
+    are correlated; without it, the differences are taken as independent
+    (e.g. one per seed).
+
+    .. versionadded:: 0.1
+
+    Parameters
+    ----------
+    differences : array-like of shape (n,)
+        Paired differences; NaNs are not allowed.
+    confidence : float in (0, 1), default=0.95
+        Coverage of the interval.
+    n_splits : float or None, default=None
+        K of the K-fold splits the differences come from (corrected
+        resampled t); None: plain paired t.
+
+    Returns
+    -------
+    dict
+        ``mean``, ``se``, ``low``, ``high`` and ``n``; ``se``, ``low`` and
+        ``high`` are NaN with fewer than two differences.
+
+    Examples
+    --------
+    >>> from skfrl.evaluation import paired_interval
+    >>> r = paired_interval([0.02, 0.05, 0.03, 0.04])
+    >>> round(r["mean"], 3), r["low"] > 0
+    (0.035, True)
+    """
     from scipy import stats
 
+    d = np.asarray(differences, dtype=float)
+    if d.ndim != 1:
+        raise ValueError(f"differences must be 1-D, got shape {d.shape}.")
+    if not np.all(np.isfinite(d)):
+        raise ValueError("differences contains NaN or infinite values.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
     n = len(d)
     mean = float(np.mean(d)) if n else np.nan
     if n < 2:
-        return mean, np.nan, np.nan, np.nan
+        return dict(mean=mean, se=np.nan, low=np.nan, high=np.nan, n=n)
     var = float(np.var(d, ddof=1))
-    if method == "corrected_t" and k > 1:
-        # Nadeau & Bengio (2003): folds share training rows, so their
-        # results are correlated; inflate the variance by the test/train
-        # ratio of K-fold, 1 / (K - 1).
-        se = np.sqrt(var * (1.0 / n + 1.0 / (k - 1)))
+    if n_splits is not None and n_splits > 1:
+        # Nadeau & Bengio (2003): the test/train ratio of K-fold, 1 / (K - 1).
+        se = float(np.sqrt(var * (1.0 / n + 1.0 / (n_splits - 1))))
     else:
-        se = np.sqrt(var / n)
+        se = float(np.sqrt(var / n))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
-    return mean, float(se), mean - half, mean + half
+    return dict(mean=mean, se=se, low=mean - half, high=mean + half, n=n)
 
 
 def summarize(
@@ -915,8 +957,10 @@ def summarize(
             stats_rows.append((0.0 if len(d) else np.nan, mean, mean))
             continue
         k = len(d) / max(n_repeats, 1)
-        _, se, low, high = _interval(d, k=k, confidence=confidence, method=interval)
-        stats_rows.append((se, low, high))
+        r = paired_interval(
+            d, confidence=confidence, n_splits=k if interval == "corrected_t" else None
+        )
+        stats_rows.append((r["se"], r["low"], r["high"]))
     summary[["change_se", "ci_low", "ci_high"]] = pd.DataFrame(
         stats_rows, index=summary.index, dtype=float
     )
