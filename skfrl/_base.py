@@ -1,4 +1,10 @@
-"""BaseFairNet: the skorch ``NeuralNet`` every neural FRL model builds on."""
+"""Base classes of skfrl's skorch estimators.
+
+:class:`BaseSkorchEstimator` turns skorch's ``NeuralNet`` into a
+scikit-learn estimator (shared by the FRL models and
+:class:`~skfrl.defenses.RobustMLPClassifier`); :class:`BaseFairNet` is the
+base of every neural FRL model.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ from .nn import BatchIterator, TensorDictDataset
 from .utils import SensitiveEncoder, seed_from, torch_rng
 from .utils._sklearn_compat import Interval, check_params
 
-__all__ = ["BaseFairNet", "FairClassifierMixin"]
+__all__ = ["BaseFairNet", "BaseSkorchEstimator", "FairClassifierMixin"]
 
 
 class _Unavailable:
@@ -85,7 +91,216 @@ def _bounded_threads(n_threads):
 _DIVERGENCE_FACTOR = 1e6
 
 
-class BaseFairNet(TransformerMixin, NeuralNet):
+class BaseSkorchEstimator(NeuralNet):
+    """A skorch ``NeuralNet`` that is a plain scikit-learn estimator.
+
+    The configuration shared by skfrl's skorch estimators, the FRL models
+    (:class:`BaseFairNet`) and :class:`~skfrl.defenses.RobustMLPClassifier`:
+
+    - skorch's configuration (optimizer, iterators, dataset, split...) lives
+      on the class, so a subclass's ``__init__`` stores its own parameters
+      only and ``clone``, ``get_params`` and scikit-learn's common checks
+      see exactly them; the parameters are those of the subclass's
+      ``__init__`` (:class:`BaseFairNet` also accepts skorch's prefixed
+      ones);
+    - batches are slices of a :class:`~skfrl.nn.TensorDictDataset`, taken
+      by a :class:`~skfrl.nn.BatchIterator` that reshuffles the training
+      rows every epoch unless ``iterator_train__shuffle`` is set;
+    - ``_train`` runs the whole fit under torch's generator forked and
+      seeded from ``random_state`` (identical results for an identical
+      seed, the caller's generator untouched) and on at most ``n_threads``
+      torch and BLAS threads;
+    - the epoch timer, and a per-epoch log when ``verbose`` is set;
+    - no ``partial_fit``; pickling, ``__repr__``, ``__sklearn_is_fitted__``
+      and tags of a scikit-learn estimator.
+
+    A subclass sets ``lr``, ``max_epochs``, ``batch_size``, ``verbose`` and
+    ``random_state`` in its ``__init__``, builds ``module_`` in
+    ``initialize_module``, computes its loss in ``get_loss`` or
+    ``train_step``, and has a ``fit`` that validates and prepares the data
+    and hands it to ``_train``.
+
+    .. versionadded:: 0.1
+
+    Attributes
+    ----------
+    n_threads : int or None, default=1
+        Class default of the torch and BLAS threads during ``fit``, restored
+        afterwards; None leaves them alone. Subclasses expose it as a
+        parameter (:class:`~skfrl.defenses.RobustMLPClassifier`, where it
+        defaults to None) or a keyword (the FRL models).
+    history_ : skorch.History
+        skorch's record of the last fit.
+
+    See Also
+    --------
+    BaseFairNet : The base of skfrl's neural FRL models.
+    skfrl.defenses.RobustMLPClassifier : An adversarially trained classifier.
+
+    Examples
+    --------
+    >>> from skfrl._base import BaseSkorchEstimator
+    >>> from skfrl.defenses import RobustMLPClassifier
+    >>> from skfrl.models import CFair
+    >>> issubclass(RobustMLPClassifier, BaseSkorchEstimator)
+    True
+    >>> issubclass(CFair, BaseSkorchEstimator)
+    True
+    >>> RobustMLPClassifier().n_threads is None, CFair().n_threads
+    (True, 1)
+    """
+
+    # skorch's configuration lives on the class: __init__ stores parameters
+    # only, and anything a user sets through set_params becomes an instance
+    # attribute and thus a parameter.
+    module = None
+    criterion = None
+    optimizer = torch.optim.Adam
+    iterator_train = BatchIterator
+    iterator_valid = BatchIterator
+    dataset = TensorDictDataset
+    train_split = None
+    callbacks = None
+    predict_nonlinearity = None
+    warm_start = False
+    device = "cpu"
+    compile = False
+    use_caching = "auto"
+    torch_load_kwargs = None
+    history_ = None
+    initialized_ = False
+    virtual_params_: dict = {}  # noqa: RUF012 - replaced per instance on init
+    _params_to_validate: frozenset = frozenset()
+    n_threads: int | None = 1
+    #: Whether ``verbose`` also shows skorch's per-batch progress bar.
+    _progress_bar = False
+
+    # A scikit-learn estimator, not a skorch net with prefixed parameters,
+    # forward-pass metadata or partial_fit.
+    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
+    get_params = BaseEstimator.get_params
+    set_params = BaseEstimator.set_params
+    get_metadata_routing = BaseEstimator.get_metadata_routing
+    __repr__ = BaseEstimator.__repr__
+    partial_fit = _Unavailable("refit with fit")
+
+    def __init__(self) -> None:
+        # NeuralNet.__init__ would store skorch's defaults as parameters.
+        pass
+
+    def _check_params(self) -> None:
+        check_params(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = False
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(self.initialized_) and hasattr(self, "n_features_in_")
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # skorch's __setstate__ reads the device from the instance; it may be
+        # a class setting.
+        state.setdefault("device", self.device)
+        return state
+
+    # -- skorch hooks ------------------------------------------------------
+    @property
+    def _default_callbacks(self):
+        # PrintLog is added in get_default_callbacks, only when verbose.
+        return [("epoch_timer", EpochTimer())]
+
+    def _extra_callbacks(self) -> list:
+        """Callbacks a subclass adds after the defaults, for its options."""
+        return []
+
+    def get_default_callbacks(self):
+        """The defaults, the model's own, and a log when ``verbose``."""
+        callbacks = [*self._default_callbacks, *self._extra_callbacks()]
+        if self.verbose:
+            if self._progress_bar:
+                callbacks.append(("progress_bar", ProgressBar()))
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def _sink(self, msg):
+        if self.verbose:
+            print(msg)
+
+    def initialize_criterion(self):
+        """Losses are computed by the subclass; no criterion module."""
+        return self
+
+    def get_iterator(self, dataset, training=False):
+        """Return the batch iterator, shuffling training batches by default.
+
+        skorch reads ``iterator_train__*`` settings from instance parameters
+        only, so the shuffling default is applied here.
+        """
+        if training and "iterator_train__shuffle" not in self.__dict__:
+            kwargs = self.get_params_for("iterator_train")
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+            return self.iterator_train(dataset, shuffle=True, **kwargs)
+        return super().get_iterator(dataset, training=training)
+
+    def get_dataset(self, X, y=None):
+        """Wrap prepared arrays in a :class:`~skfrl.nn.TensorDictDataset`."""
+        if isinstance(X, torch.utils.data.Dataset):
+            return X
+        return TensorDictDataset(X, y)
+
+    # -- fitting -------------------------------------------------------------
+    def _train(self, data, y=None, *, warm: bool = False) -> None:
+        """Run skorch's fit loop on prepared data, seeded, on bounded threads.
+
+        Draws the fit's seed from ``random_state`` (kept as ``_seed``),
+        forks torch's generator seeded with it and bounds the threads to
+        ``n_threads``; meanwhile initialises the net (``warm``: keeps it and
+        calls :meth:`_on_warm_start`) and runs the epochs. Leaves the
+        modules in evaluation mode.
+        """
+        self._seed = seed_from(self.random_state)
+        # A continuation draws other batches than the first epochs did.
+        seed = self._seed + 7919 * len(self.history_) if warm else self._seed
+        # The thread count is process-wide too: set and restore it while
+        # holding torch_rng's lock, so no other thread changes it mid-fit.
+        with torch_rng(seed), _bounded_threads(self.n_threads):
+            if warm:
+                self._on_warm_start()
+            else:
+                self.initialize()
+            self._run_fit_loop(data, y)
+        self._set_training(False)
+
+    def _on_warm_start(self) -> None:
+        """Refresh state that ``initialize_module`` derived from the data."""
+
+    def _run_fit_loop(self, data, y, epochs: int | None = None) -> None:
+        self.notify("on_train_begin", X=data, y=y)
+        try:
+            self.fit_loop(data, y, epochs=epochs)
+        except KeyboardInterrupt:  # skorch convention: stop, keep the model
+            pass
+        finally:
+            self.notify("on_train_end", X=data, y=y)
+
+    def _inference(self, fn, X, chunk_size: int = 8192) -> np.ndarray:
+        """``fn`` on ``X`` chunk by chunk, without gradients, as an array."""
+        self._set_training(False)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X), chunk_size):
+                xb = torch.as_tensor(X[start : start + chunk_size], device=self.device)
+                out.append(fn(xb).cpu().numpy())
+        return np.concatenate(out, axis=0)
+
+
+class BaseFairNet(TransformerMixin, BaseSkorchEstimator):
     """Base class of skfrl's neural fair-representation models.
 
     A skorch :class:`~skorch.NeuralNet` whose scikit-learn face is a
@@ -106,14 +321,15 @@ class BaseFairNet(TransformerMixin, NeuralNet):
       (the adversarial models get theirs from a mixin of
       :mod:`skfrl.models`).
 
-    How it differs from a plain ``NeuralNet``: ``__init__`` stores only its
-    parameters (skorch's configuration defaults are class attributes), so
-    scikit-learn's ``clone`` and common checks hold; data are validated with
-    ``validate_data``; ``sensitive_features`` is folded into the batch rather
-    than passed to ``forward`` whole; the whole fit runs under a forked torch
-    RNG seeded from ``random_state`` (identical results for an identical
-    seed, the caller's RNG untouched); batches are sliced from tensors
-    (:class:`~skfrl.nn.BatchIterator`); a non-finite loss raises
+    How it differs from a plain ``NeuralNet``: what
+    :class:`BaseSkorchEstimator` gives (``__init__`` stores only its
+    parameters, skorch's configuration defaults being class attributes, so
+    scikit-learn's ``clone`` and common checks hold; the whole fit runs
+    under a forked torch RNG seeded from ``random_state``, identical results
+    for an identical seed, the caller's RNG untouched; batches are sliced
+    from tensors by :class:`~skfrl.nn.BatchIterator`); data are validated
+    with ``validate_data``; ``sensitive_features`` is folded into the batch
+    rather than passed to ``forward`` whole; a non-finite loss raises
     :class:`~skfrl.exceptions.TrainingDivergedError` (a
     ``FloatingPointError`` and a ``ValueError``), and so does a finite one
     that explodes (see :meth:`on_train_begin`).
@@ -196,26 +412,8 @@ class BaseFairNet(TransformerMixin, NeuralNet):
     #: them also have ``sensitive_kinds``, see ``ContinuousSensitiveMixin``).
     _supports_continuous_sensitive = False
 
-    # skorch's configuration lives on the class: __init__ stores parameters
-    # only, and anything a user sets through set_params becomes an instance
-    # attribute and thus a parameter.
-    module = None
-    criterion = None
-    optimizer = torch.optim.Adam
-    iterator_train = BatchIterator
-    iterator_valid = BatchIterator
-    dataset = TensorDictDataset
-    train_split = None
-    callbacks = None
-    predict_nonlinearity = None
-    warm_start = False
     averaging_epochs = None
-    compile = False
-    use_caching = "auto"
-    torch_load_kwargs = None
-    history_ = None
-    initialized_ = False
-    virtual_params_: dict = {}  # noqa: RUF012 - replaced per instance on init
+    _progress_bar = True
 
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -243,12 +441,16 @@ class BaseFairNet(TransformerMixin, NeuralNet):
         vars(self).update(kwargs)
 
     # -- scikit-learn plumbing -------------------------------------------
+    # Unlike the base's, the parameters include skorch's prefixed ones: any
+    # keyword stored on the instance; skorch's get_params adds the
+    # callbacks' parameters (deep) and its routing the validation splitter.
     def _get_param_names(self):
         return sorted(
             k for k in self.__dict__ if not k.startswith("_") and not k.endswith("_")
         )
 
-    __repr__ = BaseEstimator.__repr__
+    get_params = NeuralNet.get_params
+    get_metadata_routing = NeuralNet.get_metadata_routing
 
     def set_params(self, **params):
         """Set parameters, including skorch's prefixed ones.
@@ -266,7 +468,9 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             if k.split("__", 1)[0] in ("iterator_train", "iterator_valid", "dataset")
             and "__" in k
         }
-        super().set_params(**{k: v for k, v in params.items() if k not in direct})
+        NeuralNet.set_params(
+            self, **{k: v for k, v in params.items() if k not in direct}
+        )
         for key, value in params.items():
             if "__" in key and not key.startswith("callbacks"):
                 vars(self)[key] = value
@@ -275,13 +479,8 @@ class BaseFairNet(TransformerMixin, NeuralNet):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float32"]
-        tags.non_deterministic = False
         return tags
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return bool(self.initialized_) and hasattr(self, "n_features_in_")
 
     @property
     def _n_features_out(self) -> int:
@@ -312,22 +511,18 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             [f"{prefix}_z{i}" for i in range(self._n_features_out)], dtype=object
         )
 
-    def _check_params(self) -> None:
-        check_params(self)
-
     # -- skorch hooks ------------------------------------------------------
     @property
     def _default_callbacks(self):
-        # PrintLog is added in get_default_callbacks, only when verbose.
         return [
-            ("epoch_timer", EpochTimer()),
+            *super()._default_callbacks,
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
         ]
 
-    def get_default_callbacks(self):
-        """Skorch's defaults plus early stopping and a progress bar on request."""
-        callbacks = list(self._default_callbacks)
+    def _extra_callbacks(self) -> list:
+        """Weight averaging and early stopping, when asked for."""
+        callbacks = []
         if self.averaging_epochs is not None:
             callbacks.append(
                 ("weight_averaging", WeightAveraging(float(self.averaging_epochs)))
@@ -344,17 +539,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                     ),
                 )
             )
-        if self.verbose:
-            callbacks += [("progress_bar", ProgressBar()), ("print_log", PrintLog())]
         return callbacks
-
-    def _sink(self, msg):
-        if self.verbose:
-            print(msg)
-
-    def initialize_criterion(self):
-        """Losses are computed in :meth:`get_loss`; no criterion module."""
-        return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """Split off a validation set when ``early_stopping`` is on."""
@@ -369,26 +554,6 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             random_state=self._seed,
         )
         return splitter(dataset, None if y is None else np.asarray(y))
-
-    def get_iterator(self, dataset, training=False):
-        """Return the batch iterator, shuffling training batches by default.
-
-        skorch reads ``iterator_train__*`` settings from instance parameters
-        only, so the shuffling default is applied here.
-        """
-        if training and "iterator_train__shuffle" not in self.__dict__:
-            kwargs = self.get_params_for("iterator_train")
-            kwargs.setdefault("batch_size", self.batch_size)
-            if kwargs["batch_size"] == -1:
-                kwargs["batch_size"] = len(dataset)
-            return self.iterator_train(dataset, shuffle=True, **kwargs)
-        return super().get_iterator(dataset, training=training)
-
-    def get_dataset(self, X, y=None):
-        """Wrap prepared arrays in a :class:`~skfrl.nn.TensorDictDataset`."""
-        if isinstance(X, torch.utils.data.Dataset):
-            return X
-        return TensorDictDataset(X, y)
 
     def infer(self, x, **fit_params):
         """Run the module's training forward pass on a batch dict."""
@@ -681,18 +846,7 @@ class BaseFairNet(TransformerMixin, NeuralNet):
             if warm:
                 vars(self).update(fitted)
             raise
-        self._seed = seed_from(self.random_state)
-        # A continuation draws other batches than the first epochs did.
-        seed = self._seed + 7919 * len(self.history_) if warm else self._seed
-        # The thread count is process-wide too: set and restore it while
-        # holding torch_rng's lock, so no other thread changes it mid-fit.
-        with torch_rng(seed), _bounded_threads(getattr(self, "n_threads", 1)):
-            if warm:
-                self._on_warm_start()
-            else:
-                self.initialize()
-            self._run_fit_loop(data, y_enc)
-        self._set_training(False)
+        self._train(data, y_enc, warm=warm)
         return self
 
     def _data_signature(self, state: dict | None = None) -> tuple:
@@ -715,27 +869,6 @@ class BaseFairNet(TransformerMixin, NeuralNet):
                 for a in state.get("sensitive_attributes_", [])
             ),
         )
-
-    def _on_warm_start(self) -> None:
-        """Refresh state that ``initialize_module`` derived from the data."""
-
-    def _run_fit_loop(self, data: dict, y, epochs: int | None = None) -> None:
-        self.notify("on_train_begin", X=data, y=y)
-        try:
-            self.fit_loop(data, y, epochs=epochs)
-        except KeyboardInterrupt:  # skorch convention: stop, keep the model
-            pass
-        finally:
-            self.notify("on_train_end", X=data, y=y)
-
-    def _inference(self, fn, X: np.ndarray, chunk_size: int = 8192) -> np.ndarray:
-        self._set_training(False)
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(X), chunk_size):
-                xb = torch.as_tensor(X[start : start + chunk_size], device=self.device)
-                out.append(fn(xb).cpu().numpy())
-        return np.concatenate(out, axis=0)
 
     def transform(self, X):
         """Return the learned representation of ``X``.

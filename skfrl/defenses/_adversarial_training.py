@@ -12,32 +12,26 @@ valid.
 
 from __future__ import annotations
 
-import functools
 import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PrintLog
 from torch.nn import functional as F
 
-from ..nn import MLP, BatchIterator, TensorDictDataset, grouped_dro_loss
-from ..utils import seed_from, torch_rng
-from ..utils._sklearn_compat import (
-    Interval,
-    StrOptions,
-    check_params,
-)
+from .._base import BaseSkorchEstimator
+from ..nn import MLP, TensorDictDataset, grouped_dro_loss
+from ..utils import seed_from
+from ..utils._sklearn_compat import Interval, StrOptions
 
 __all__ = ["RobustMLPClassifier", "robust_accuracy"]
 
-# Inference runs in chunks so that predicting on a large table never builds
-# one huge activation matrix.
+# The evaluation attacks differentiate in chunks so that a large table never
+# builds one huge activation matrix (inference chunks the same way).
 _CHUNK = 8192
 
 
@@ -137,7 +131,7 @@ class _Attacker(torch.nn.Module):
         return eps * torch.tanh(self.net(torch.cat([z, grad], dim=1))) * self.mask
 
 
-class RobustMLPClassifier(ClassifierMixin, NeuralNet):
+class RobustMLPClassifier(ClassifierMixin, BaseSkorchEstimator):
     """MLP classifier with adversarial training against feature perturbations.
 
     A small PyTorch multi-layer perceptron for tabular data, trained to
@@ -169,12 +163,13 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
     :func:`robust_accuracy` measure accuracy under a PGD attack, whatever
     attacker was used for training.
 
-    The model is a skorch :class:`~skorch.NeuralNet` like skfrl's FRL
-    models: skorch runs the epochs, the shuffled mini-batches and the
-    history, and the adversarial examples of each batch (PGD, or the L2L
-    attacker and its own update) are made in the ``train_step`` hook. Its
-    parameters are the scikit-learn parameters listed below only (no
-    prefixed skorch parameters).
+    The model is a skorch :class:`~skorch.NeuralNet` on the same base as
+    skfrl's FRL models (:class:`~skfrl._base.BaseSkorchEstimator`): skorch
+    runs the epochs, the shuffled mini-batches and the history, and the
+    adversarial examples of each batch (PGD, or the L2L attacker and its own
+    update) are made in the ``train_step`` hook. Its parameters are the
+    scikit-learn parameters listed below only (no prefixed skorch
+    parameters).
 
     .. versionadded:: 0.1
 
@@ -226,6 +221,13 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
     verbose : int, default=0
         Print the mean training loss and the duration of every epoch
         (skorch's ``PrintLog``) when > 0.
+    n_threads : int >= 1 or None, default=None
+        Torch and BLAS threads during :meth:`fit`, restored afterwards; None
+        leaves them as they are. One thread trains this small network about
+        as fast as several, and much faster when other processes compete for
+        the cores.
+
+        .. versionadded:: 0.1
 
     Attributes
     ----------
@@ -291,45 +293,6 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
     array([ True,  True,  True, False, False, False])
     """
 
-    # skorch's configuration lives on the class, as in skfrl's FRL models:
-    # __init__ stores the scikit-learn parameters only, so clone, get_params
-    # and the common checks see exactly them.
-    module = None
-    criterion = None
-    optimizer = torch.optim.Adam
-    # Batches are slices of prepared tensors, reshuffled every epoch from
-    # torch's generator (seeded by fit).
-    iterator_train = functools.partial(BatchIterator, shuffle=True)
-    iterator_valid = BatchIterator
-    dataset = TensorDictDataset
-    train_split = None
-    callbacks = None
-    predict_nonlinearity = None
-    warm_start = False
-    device = "cpu"
-    compile = False
-    use_caching = "auto"
-    torch_load_kwargs = None
-    history_ = None
-    initialized_ = False
-    virtual_params_: dict = {}  # noqa: RUF012 - replaced per instance on init
-    _params_to_validate: frozenset = frozenset()
-
-    # A classifier with sample weights, not a skorch net with prefixed
-    # parameters, forward-pass metadata or partial_fit.
-    _get_param_names = classmethod(BaseEstimator._get_param_names.__func__)
-    get_params = BaseEstimator.get_params
-    set_params = BaseEstimator.set_params
-    get_metadata_routing = BaseEstimator.get_metadata_routing
-    __repr__ = BaseEstimator.__repr__
-
-    @property
-    def partial_fit(self):
-        """Not available: refit with :meth:`fit`."""
-        raise AttributeError(
-            f"{type(self).__name__} has no 'partial_fit': refit with fit."
-        )
-
     _parameter_constraints: dict = {
         "attack": [StrOptions({"pgd", "l2l"}), None],
         "eps": [Interval(numbers.Real, 0, None, closed="left")],
@@ -372,6 +335,7 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
         batch_size: int = 128,
         random_state=None,
         verbose: int = 0,
+        n_threads: int | None = None,
     ):
         self.attack = attack
         self.eps = eps
@@ -391,9 +355,10 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.n_threads = n_threads
 
     def _check_params(self) -> None:
-        check_params(self)
+        super()._check_params()
         sizes = list(self.hidden_layer_sizes)
         if not all(
             isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0
@@ -403,12 +368,6 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
                 f"hidden_layer_sizes must hold positive integers, got "
                 f"{self.hidden_layer_sizes!r}."
             )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.non_deterministic = False
-        return tags
 
     # ------------------------------------------------------------------ fit
 
@@ -474,18 +433,9 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
         data = TensorDictDataset(
             {"X": self._standardize(X), "w": w}, y_enc.astype(np.int64)
         )
-        with torch_rng(seed_from(self.random_state)):
-            self.initialize()
-            self.notify("on_train_begin", X=data, y=None)
-            try:
-                self.fit_loop(data)
-            except KeyboardInterrupt:  # skorch's convention: stop, keep the model
-                pass
-            finally:
-                self.notify("on_train_end", X=data, y=None)
+        self._train(data)
         # Inference and the evaluation attacks differentiate with respect to
         # the inputs only.
-        self._set_training(False)
         for net in (self.module_, self.attacker_):
             if net is not None:
                 for p in net.parameters():
@@ -495,17 +445,6 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
         return self
 
     # ------------------------------------------------------------ skorch hooks
-
-    @property
-    def _default_callbacks(self):
-        return [("epoch_timer", EpochTimer())]
-
-    def get_default_callbacks(self):
-        """The epoch timer, and a per-epoch log when ``verbose > 0``."""
-        callbacks = list(self._default_callbacks)
-        if self.verbose > 0:
-            callbacks.append(("print_log", PrintLog()))
-        return callbacks
 
     def initialize_module(self):
         """The classifier MLP, then (``attack="l2l"``) the attacker."""
@@ -518,10 +457,6 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
             self.attacker_ = _Attacker(d, int(self.attacker_hidden_size), mask)
         else:
             self.attacker_ = None
-        return self
-
-    def initialize_criterion(self):
-        """The loss is computed in ``train_step``; no criterion module."""
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
@@ -602,27 +537,12 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
         seen = sum(b["train_rows"] for b in batches)
         self.history.record("train_loss", total / max(seen, 1))
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        # skorch's __setstate__ reads the device from the instance; here it
-        # is a class setting.
-        state.setdefault("device", self.device)
-        return state
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return "module_" in vars(self) and hasattr(self, "classes_")
-
     # ------------------------------------------------------------ predict
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return ((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_).astype(
             np.float32
         )
-
-    def _logits(self, Z: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            parts = [self.module_(Z[i : i + _CHUNK]) for i in range(0, len(Z), _CHUNK)]
-        return torch.cat(parts) if parts else torch.zeros(0, len(self.classes_))
 
     def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities on clean inputs.
@@ -639,8 +559,8 @@ class RobustMLPClassifier(ClassifierMixin, NeuralNet):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        Z = torch.as_tensor(self._standardize(X))
-        return torch.softmax(self._logits(Z).double(), dim=1).numpy()
+        logits = torch.as_tensor(self._inference(self.module_, self._standardize(X)))
+        return torch.softmax(logits.double(), dim=1).numpy()
 
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels on clean inputs.
@@ -926,7 +846,7 @@ def robust_accuracy(
         mutable=mutable,
         random_state=random_state,
     )
-    Y = estimator._encode_y(y)
-    clean = estimator._logits(Z).argmax(dim=1) == Y
-    attacked = estimator._logits(Z + delta).argmax(dim=1) == Y
-    return float((clean & attacked).double().mean())
+    Y = estimator._encode_y(y).numpy()
+    clean = estimator._inference(estimator.module_, Z).argmax(axis=1) == Y
+    attacked = estimator._inference(estimator.module_, Z + delta).argmax(axis=1) == Y
+    return float((clean & attacked).mean())

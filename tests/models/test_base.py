@@ -1,11 +1,20 @@
-"""What BaseFairNet and the mixins give every model: loss terms, options, encoding."""
+"""What BaseFairNet and the mixins give every model: loss terms, options, encoding.
+
+Also what BaseSkorchEstimator gives both skorch families (the FRL models and
+RobustMLPClassifier): seeding, pickling, fitted state, thread bounds.
+"""
+
+import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 
+from skfrl._base import BaseSkorchEstimator
 from skfrl.datasets import make_biased_classification
+from skfrl.defenses import RobustMLPClassifier
 from skfrl.models import (
     ICVAE,
     VFAE,
@@ -159,3 +168,65 @@ def test_sensitive_encoder_is_fitted_and_matches_the_attributes(data):
     assert model.sensitive_encoder_ is None
     assert model.sensitive_attributes_ == [] == model.sensitive_class_counts_
     assert model.sensitive_mean_ is None and model.sensitive_scale_ is None
+
+
+def _fit_any(est, data):
+    X, y, s = data
+    if isinstance(est, RobustMLPClassifier):
+        return est.fit(X, y)
+    return est.fit(X, y, sensitive_features=s)
+
+
+@pytest.mark.parametrize(
+    "est",
+    [CFair(max_epochs=2), RobustMLPClassifier(max_epochs=2)],
+    ids=lambda e: type(e).__name__,
+)
+def test_skorch_estimators_share_one_base(est, data):
+    # Both families get seeding, pickling and the fitted state from
+    # BaseSkorchEstimator.
+    assert isinstance(est, BaseSkorchEstimator)
+    assert not hasattr(est, "partial_fit")
+    assert not est.__sklearn_is_fitted__()
+    state = torch.get_rng_state()
+    a = _fit_any(clone(est).set_params(random_state=3), data)
+    b = _fit_any(clone(est).set_params(random_state=3), data)
+    assert torch.equal(state, torch.get_rng_state())
+    X = data[0]
+    out = "transform" if isinstance(est, CFair) else "predict_proba"
+    np.testing.assert_array_equal(getattr(a, out)(X), getattr(b, out)(X))
+    loaded = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(getattr(loaded, out)(X), getattr(a, out)(X))
+    assert a.__sklearn_is_fitted__() and loaded.__sklearn_is_fitted__()
+
+
+@pytest.mark.parametrize("cls", [CFair, RobustMLPClassifier], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("n_threads, inside", [(1, 1), (None, 3)])
+def test_n_threads_bounds_both_families(cls, n_threads, inside, data, monkeypatch):
+    seen = []
+    train_step = cls.train_step
+
+    def spy(self, batch, **fit_params):
+        seen.append(torch.get_num_threads())
+        return train_step(self, batch, **fit_params)
+
+    monkeypatch.setattr(cls, "train_step", spy)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        _fit_any(cls(max_epochs=1, n_threads=n_threads), data)
+        assert seen and set(seen) == {inside}
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_n_threads_defaults_and_checks(data):
+    # The FRL models bound fits to one thread; RobustMLPClassifier leaves the
+    # threads alone unless asked.
+    assert CFair().n_threads == 1
+    assert RobustMLPClassifier().n_threads is None
+    with pytest.raises(ValueError, match="n_threads"):
+        _fit_any(RobustMLPClassifier(max_epochs=1, n_threads=0), data)
+    with pytest.raises(TypeError, match="n_threads"):
+        _fit_any(RobustMLPClassifier(max_epochs=1, n_threads=1.5), data)
