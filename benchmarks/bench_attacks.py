@@ -84,6 +84,11 @@ def attacks(victim, budget, seed, *, prefit=False):
         "eng-projection": PoisonGenerator(
             victim, budget=budget, alignment="projection", **eng
         ),
+        # Matched at the victim and two snapshots of its continued training
+        # on clean rows + first-round poisons (the fine-tuning threat model).
+        "eng-continuation": PoisonGenerator(
+            victim, budget=budget, n_victims=3, ensemble="continuation", **eng
+        ),
         # Unrolled crafting with more steps than matching needs: each step
         # sees one surrogate and a few clean batches only.
         "eng-unrolled": PoisonGenerator(

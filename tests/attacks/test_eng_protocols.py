@@ -224,3 +224,43 @@ def test_unrolled_with_prefit_uses_the_trained_model_only(data):
     X_aug, _, _ = attack.fit_resample(pd.DataFrame(X), y, sensitive_features=s)
     assert len(X_aug) == len(X) + 5
     assert attack._checkpoints is None
+
+
+# -- matching along the continuation ---------------------------------------------
+def test_continuation_ensemble_matches_along_the_continued_training(data):
+    X, y, s = data
+    clean = CFair(max_epochs=3, random_state=0).fit(X, y, sensitive_features=s)
+    before = _weights(clean)
+    common = dict(prefit=True, n_steps=4, random_state=0)
+    attack = PoisonGenerator(
+        clean, n_victims=3, ensemble="continuation", continuation_epochs=4, **common
+    )
+    Xa, ya, sa = attack.fit_resample(X, y, sensitive_features=s)
+    # The victim, then two snapshots of its continuation (round(4 / 3) = 1
+    # epoch apart),
+    # each further along; the given model stays as it was.
+    assert len(attack.ensemble_) == 3
+    assert [len(m.history) for m in attack.ensemble_] == [3, 4, 5]
+    assert not torch.equal(
+        _weights(attack.ensemble_[0])[0], _weights(attack.ensemble_[1])[0]
+    )
+    for p, q in zip(before, _weights(clean), strict=True):
+        assert torch.equal(p, q)
+    assert attack.timings_["continuation"] > 0
+    # Other poisons than matching at the victim alone, and reproducible.
+    single = PoisonGenerator(clean, **common).fit_resample(X, y, sensitive_features=s)
+    assert not np.allclose(Xa[len(X) :], single[0][len(X) :])
+    again = PoisonGenerator(
+        clean, n_victims=3, ensemble="continuation", continuation_epochs=4, **common
+    ).fit_resample(X, y, sensitive_features=s)
+    np.testing.assert_array_equal(Xa, again[0])
+
+
+def test_continuation_ensemble_rejects_bad_epochs(data):
+    X, y, s = data
+    clean = CFair(max_epochs=1, random_state=0).fit(X, y, sensitive_features=s)
+    attack = PoisonGenerator(
+        clean, prefit=True, n_victims=2, ensemble="continuation", continuation_epochs=0
+    )
+    with pytest.raises(ValueError, match="continuation_epochs"):
+        attack.fit_resample(X, y, sensitive_features=s)
