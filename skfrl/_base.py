@@ -30,7 +30,6 @@ from skorch.dataset import ValidSplit
 from skorch.utils import TeeGenerator
 from threadpoolctl import threadpool_limits
 
-from .callbacks import WeightAveraging
 from .exceptions import TrainingDivergedError
 from .nn import BatchIterator, TensorDictDataset
 from .utils import SensitiveEncoder, seed_from, torch_rng
@@ -363,10 +362,6 @@ class BaseFairNet(TransformerMixin, BaseSkorchEstimator):
         the current weights (and optimizer state) for ``max_epochs`` more
         epochs, on the data it is given, instead of starting afresh. The
         data must have the same features, classes and groups.
-    averaging_epochs : float or None
-        Models that have it: expose an exponential moving average of the
-        weights with this time constant in epochs (see
-        :class:`~skfrl.callbacks.WeightAveraging`); None: the last iterate.
     device : str
         Torch device, ``"cpu"`` (default) or e.g. ``"cuda"``.
     verbose : int
@@ -412,7 +407,6 @@ class BaseFairNet(TransformerMixin, BaseSkorchEstimator):
     #: them also have ``sensitive_kinds``, see ``ContinuousSensitiveMixin``).
     _supports_continuous_sensitive = False
 
-    averaging_epochs = None
     _progress_bar = True
 
     _parameter_constraints: dict = {
@@ -425,7 +419,6 @@ class BaseFairNet(TransformerMixin, BaseSkorchEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
-        "averaging_epochs": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "device": [str, torch.device],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -521,12 +514,8 @@ class BaseFairNet(TransformerMixin, BaseSkorchEstimator):
         ]
 
     def _extra_callbacks(self) -> list:
-        """Weight averaging and early stopping, when asked for."""
+        """Early stopping, when asked for."""
         callbacks = []
-        if self.averaging_epochs is not None:
-            callbacks.append(
-                ("weight_averaging", WeightAveraging(float(self.averaging_epochs)))
-            )
         if self.early_stopping:
             callbacks.append(
                 (

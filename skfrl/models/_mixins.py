@@ -144,11 +144,17 @@ class AdversaryMixin:
     representation, so the encoder faces a near-optimal adversary, with
     gradients clipped to ``max_grad_norm`` like the joint step's. A model
     implements :meth:`_catch_up_loss`.
+
+    The min-max game oscillates, so the mixin also brings
+    ``averaging_epochs``: an exponential moving average of the weights
+    (:class:`~skfrl.callbacks.WeightAveraging`) that damps the swings of
+    leakage from epoch to epoch.
     """
 
     optimizer_adv = torch.optim.Adam
 
     _parameter_constraints: dict = {
+        "averaging_epochs": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "adversary_steps": [Interval(numbers.Integral, 1, None, closed="left")],
         "adversary_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "adversary_hidden_size": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -171,6 +177,17 @@ class AdversaryMixin:
             # A refit without sensitive features has no adversary to step.
             del self.optimizer_adv_
         return self
+
+    def _extra_callbacks(self) -> list:
+        """Weight averaging first (when asked for), then the base's callbacks."""
+        from ..callbacks import WeightAveraging
+
+        averaging = []
+        if self.averaging_epochs is not None:
+            averaging.append(
+                ("weight_averaging", WeightAveraging(float(self.averaging_epochs)))
+            )
+        return [*averaging, *super()._extra_callbacks()]
 
     def _catch_up_loss(self, batch, y_pred) -> Callable[[], torch.Tensor] | None:
         """The adversaries' loss on the batch's detached representation.

@@ -126,6 +126,8 @@ def test_options_live_only_on_the_models_that_have_them(cls):
     adversarial = cls in (AdversarialFairRepresentation, CFair, AdversarialVAE)
     assert ("adversary_steps" in params) == adversarial
     assert ("adversary_lr" in params) == adversarial
+    assert ("averaging_epochs" in params) == adversarial
+    assert ("averaging_epochs" in cls._parameter_constraints) == adversarial
     dro = cls in (AdversarialFairRepresentation, CFair)
     assert ("group_weighting" in params) == dro
     continuous = cls in (AdversarialFairRepresentation, AdversarialVAE, ICVAE)
