@@ -50,6 +50,7 @@ from _common import (
     seed_range,
     write_runs,
 )
+from _variants import CoverMajority, anchored_eng
 from fairlearn.metrics import (
     demographic_parity_difference,
     equalized_odds_difference,
@@ -105,6 +106,13 @@ def attacks(victim, budget, seed, *, prefit=False):
         "eng-unrolled-k5": PoisonGenerator(
             victim, budget=budget, method="unrolled", unroll_steps=5, n_steps=200, **eng
         ),
+        # Variants measured against CFair under fine-tuning that lost
+        # (benchmarks/_variants.py).
+        "cover-majority": CoverMajority(budget=budget, random_state=seed),
+        **{
+            f"eng-anchor-k{k}": anchored_eng(victim, k, budget=budget, **eng)
+            for k in (2, 8, 32)
+        },
         "raa": AnchorAttack("random", budget=budget, random_state=seed),
         "nraa": AnchorAttack("non_random", budget=budget, random_state=seed),
         "random": RandomPoisoning(budget=budget, random_state=seed),

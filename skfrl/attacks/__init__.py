@@ -1,7 +1,7 @@
 """Poisoning attacks against fair representation learning."""
 
 from ._backdoor import DirtyLabelBackdoor
-from ._base import BaseAttack
+from ._base import BaseAttack, PoisonSet
 from ._baselines import AnchorAttack, LabelFlipping, RandomPoisoning
 from ._bound import PoisonCountBound, min_poison_count
 from ._eng import PoisonGenerator, fld_torch
@@ -16,6 +16,7 @@ __all__ = [
     "LabelFlipping",
     "PoisonCountBound",
     "PoisonGenerator",
+    "PoisonSet",
     "PoisonedEstimator",
     "RandomPoisoning",
     "fld_torch",

@@ -32,6 +32,24 @@ class PoisonSet:
         Poison labels, in the training labels' values.
     s : DataFrame of shape (n_poison, n_attributes)
         Poison sensitive values, in the training values.
+
+    Notes
+    -----
+    What a new attack returns from ``_generate(E, y, S, n_poison, rng)``,
+    the one method a :class:`BaseAttack` subclass implements; the base
+    class validates the data before, and snaps, decodes and appends the
+    poisons after.
+
+    .. versionadded:: 0.1
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from skfrl.attacks import PoisonSet
+    >>> p = PoisonSet(np.zeros((2, 3)), [0, 4], [1, 0], pd.DataFrame({"s": [0, 1]}))
+    >>> p.E.shape, p.base_indices.tolist()
+    ((2, 3), [0, 4])
     """
 
     def __init__(self, E, base_indices, y, s):
