@@ -32,6 +32,7 @@ from ..inspection import (
     training_rows,
 )
 from ..utils import seed_from, sensitive_frame, split_representation, torch_rng
+from ..utils._sklearn_compat import Interval, ordered_options, validate_params
 from ._eng import fld_torch
 
 __all__ = ["PoisonCountBound", "min_poison_count"]
@@ -199,30 +200,6 @@ def _poisons_needed(n: int, tau: float, per_share: float) -> float:
     return float(max(1, math.ceil(m - 1e-9)))
 
 
-def _check_positive(value, name: str, *, allow_zero=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}.")
-    return float(value)
-
-
-def _check_int(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}.")
-    return int(value)
-
-
-def _check_choice(value, name: str, options) -> str:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}.")
-    return value
-
-
 def _expand_labels(frl, X_c, y_c, S_c: pd.DataFrame, label_choices: str):
     """Every candidate row with every (y, s) the attacker may give it."""
     if label_choices == "keep":
@@ -263,6 +240,37 @@ def _refine(contrib, rows: TrainingRows, r_t, lower, upper, steps, lr, objective
     return best
 
 
+def _at_least(low: int) -> list:
+    return [Interval(numbers.Integral, low, None, closed="left")]
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "sensitive_features": ["array-like"],
+        # Open on the right too, so that inf is refused.
+        "target_increase": [Interval(numbers.Real, 0, None, closed="neither")],
+        "X_target": ["array-like", None],
+        "s_target": ["array-like", None],
+        "candidates": [tuple, list, None],
+        "label_choices": [ordered_options(["all", "keep"])],
+        "max_candidates": _at_least(1),
+        "per_sample": [ordered_options(["marginal", "single"])],
+        "reference_size": [*_at_least(1), None],
+        "curvature": [ordered_options(["krylov", "diagonal"])],
+        "damping": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            ordered_options(["auto"]),
+        ],
+        "max_samples": _at_least(2),
+        "max_iter": _at_least(1),
+        "box_steps": _at_least(0),
+        "box_starts": _at_least(1),
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def min_poison_count(
     victim,
     X,
@@ -431,19 +439,13 @@ def min_poison_count(
     True
     """
     start = time.perf_counter()
-    tau = _check_positive(target_increase, "target_increase")
-    if not (isinstance(damping, str) and damping == "auto"):
-        damping = _check_positive(damping, "damping")
-    _check_choice(curvature, "curvature", {"krylov", "diagonal"})
-    _check_choice(per_sample, "per_sample", {"marginal", "single"})
-    _check_choice(label_choices, "label_choices", {"all", "keep"})
-    max_candidates = _check_int(max_candidates, "max_candidates", 1)
+    tau = float(target_increase)
+    if not isinstance(damping, str):
+        damping = float(damping)
+    max_candidates, max_samples = int(max_candidates), int(max_samples)
+    max_iter, box_steps, box_starts = int(max_iter), int(box_steps), int(box_starts)
     if reference_size is not None:
-        reference_size = _check_int(reference_size, "reference_size", 1)
-    max_samples = _check_int(max_samples, "max_samples", 2)
-    max_iter = _check_int(max_iter, "max_iter", 1)
-    box_steps = _check_int(box_steps, "box_steps", 0)
-    box_starts = _check_int(box_starts, "box_starts", 1)
+        reference_size = int(reference_size)
     pre, frl = split_representation(
         victim, neural=True, fitted=True, input_name="victim"
     )
@@ -456,8 +458,6 @@ def min_poison_count(
     rng = check_random_state(random_state)
 
     # -- data ----------------------------------------------------------------
-    if sensitive_features is None:
-        raise ValueError("sensitive_features is required, got None.")
     train = training_rows(victim, X, y, sensitive_features=sensitive_features)
     E = train.E
     n = len(E)
@@ -488,7 +488,8 @@ def min_poison_count(
         pick = np.sort(rng.choice(n, size=min(max_candidates, n), replace=False))
         X_c, y_c, S_c = E[pick], y_arr[pick], S.iloc[pick].reset_index(drop=True)
     else:
-        if not isinstance(candidates, tuple | list) or len(candidates) != 3:
+        # The triple's parts: no constraint describes them.
+        if len(candidates) != 3:
             raise TypeError("candidates must be a tuple (X_c, y_c, s_c).")
         X_c = encode_inputs(pre, candidates[0], input_name="candidates[0]")
         y_c = np.asarray(candidates[1])

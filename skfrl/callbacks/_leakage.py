@@ -10,6 +10,7 @@ import torch
 from skorch.callbacks import Callback
 
 from ..metrics import check_leakage_metric, representation_leakage
+from ..utils._sklearn_compat import Interval, validate_params
 
 __all__ = ["LeakageMonitor", "leakage_volatility"]
 
@@ -203,6 +204,13 @@ default="roc_auc"
         )
 
 
+@validate_params(
+    {
+        "name": [str],
+        "last": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def leakage_volatility(history, name: str = "leakage", last: int | None = 5) -> dict:
     """Mean and spread of the last recorded values of a history entry.
 
@@ -244,10 +252,7 @@ def leakage_volatility(history, name: str = "leakage", last: int | None = 5) -> 
     >>> stats["n"], round(stats["mean"], 3), round(stats["sd"], 3)
     (3, 0.7, 0.1)
     """
-    if last is not None and (
-        isinstance(last, bool) or not isinstance(last, numbers.Integral) or last < 1
-    ):
-        raise ValueError(f"last must be an int >= 1 or None, got {last!r}.")
+    # A history, a list of records or a net: no constraint describes them.
     if not isinstance(history, list) and hasattr(history, "history"):
         history = history.history
     if history is None:

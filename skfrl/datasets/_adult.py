@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import ordered_options, validate_params
 from ._base import (
     _categorize,
-    _check_bool,
-    _check_option,
     _make_bunch,
     _read_bundled_csv,
 )
@@ -47,6 +46,14 @@ def _adult_complete_cases() -> pd.DataFrame:
     return _categorize(frame, categories).reset_index(drop=True)
 
 
+@validate_params(
+    {
+        "sensitive": [ordered_options(ADULT_SENSITIVE)],
+        "subset": [ordered_options(ADULT_SUBSETS)],
+        "return_X_y_s": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_adult(
     *,
     sensitive: Literal["sex", "race"] = "sex",
@@ -129,10 +136,6 @@ def load_adult(
     >>> round(float(y.mean()), 3)
     0.249
     """
-    _check_option(sensitive, "sensitive", ADULT_SENSITIVE)
-    _check_option(subset, "subset", ADULT_SUBSETS)
-    _check_bool(return_X_y_s, "return_X_y_s")
-
     frame = _adult_complete_cases()
     if subset != "all":
         frame = frame[frame["split"] == subset]

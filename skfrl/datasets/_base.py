@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import validate_params
+
 __all__ = ["get_data_home"]
 
 DATA_HOME_ENV = "SKFRL_DATA"
@@ -19,6 +21,9 @@ DEFAULT_DATA_HOME = Path("~") / "skfrl_data"
 _DATA_PACKAGE = "skfrl.datasets"
 
 
+@validate_params(
+    {"data_home": [str, os.PathLike, None]}, prefer_skip_nested_validation=True
+)
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     """Return the folder the external data sets are read from.
 
@@ -77,21 +82,6 @@ def _require_columns(frame: pd.DataFrame, columns: Sequence[str], path: Path) ->
         raise ValueError(
             f"{path} lacks the columns {missing}; is it the original, unmodified file?"
         )
-
-
-def _check_option(value, name: str, allowed: Sequence) -> None:
-    """Raise a ValueError naming ``name`` when ``value`` is not allowed."""
-    # Compare with == over the list so that unhashable values get the
-    # ValueError too rather than a TypeError from a set lookup.
-    if isinstance(value, str) and any(value == option for option in allowed):
-        return
-    allowed_text = ", ".join(repr(option) for option in allowed)
-    raise ValueError(f"{name} must be one of {allowed_text}; got {value!r}.")
-
-
-def _check_bool(value, name: str) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool; got {value!r}.")
 
 
 @cache

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import ordered_options, validate_params
 from ._base import (
     _categorize,
-    _check_bool,
-    _check_option,
     _external_file,
     _make_bunch,
     _require_columns,
@@ -51,6 +50,14 @@ _CATEGORIES = {
 }
 
 
+@validate_params(
+    {
+        "sensitive": [ordered_options(COMPAS_SENSITIVE)],
+        "data_home": [str, os.PathLike, None],
+        "return_X_y_s": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_compas(
     *,
     sensitive: Literal["race", "sex"] = "race",
@@ -148,8 +155,6 @@ def load_compas(
     >>> X.shape, s.value_counts().to_dict()  # doctest: +SKIP
     ((6172, 8), {'African-American': 3175, 'Non-African-American': 2997})
     """
-    _check_option(sensitive, "sensitive", COMPAS_SENSITIVE)
-    _check_bool(return_X_y_s, "return_X_y_s")
     path = _external_file(data_home, COMPAS_FILE, "COMPAS")
 
     raw = pd.read_csv(path, usecols=lambda c: c in _COLUMNS)

@@ -9,9 +9,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import ordered_options, validate_params
 from ._base import (
-    _check_bool,
-    _check_option,
     _external_file,
     _make_bunch,
     _require_columns,
@@ -116,6 +115,15 @@ def _decode(column: pd.Series, name: str, path) -> pd.Series:
     return values.astype(pd.CategoricalDtype(list(table.values())))
 
 
+@validate_params(
+    {
+        "sensitive": [ordered_options(DRUG_SENSITIVE)],
+        "drug": [ordered_options(DRUGS)],
+        "data_home": [str, os.PathLike, None],
+        "return_X_y_s": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_drug_consumption(
     *,
     sensitive: Literal["gender", "age", "ethnicity"] = "gender",
@@ -223,9 +231,6 @@ def load_drug_consumption(
     >>> X.shape, s.value_counts().to_dict()  # doctest: +SKIP
     ((1885, 11), {'<35': 1124, '>=35': 761})
     """
-    _check_option(sensitive, "sensitive", DRUG_SENSITIVE)
-    _check_option(drug, "drug", DRUGS)
-    _check_bool(return_X_y_s, "return_X_y_s")
     path = _external_file(data_home, DRUG_FILE, "Drug Consumption")
 
     raw = pd.read_csv(path)

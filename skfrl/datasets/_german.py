@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import ordered_options, validate_params
 from ._base import (
     _categorize,
-    _check_bool,
-    _check_option,
     _make_bunch,
     _read_bundled_csv,
 )
@@ -41,6 +40,13 @@ def _german_frame() -> pd.DataFrame:
     return _categorize(frame, categories)
 
 
+@validate_params(
+    {
+        "sensitive": [ordered_options(GERMAN_SENSITIVE)],
+        "return_X_y_s": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_german(
     *,
     sensitive: Literal["sex", "age"] = "sex",
@@ -117,9 +123,6 @@ def load_german(
     >>> int(bunch.target.sum())
     700
     """
-    _check_option(sensitive, "sensitive", GERMAN_SENSITIVE)
-    _check_bool(return_X_y_s, "return_X_y_s")
-
     frame = _german_frame()
     y = (frame["credit"] == "good").astype("int64")
     if sensitive == "sex":

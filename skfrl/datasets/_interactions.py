@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ._synthetic import _check_int, _check_real
+from ..utils._sklearn_compat import Interval, validate_params
 
 __all__ = ["make_biased_interactions"]
 
 
+@validate_params(
+    {
+        "n_users": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_items": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mean_interactions": [Interval(numbers.Real, 1, None, closed="left")],
+        "gender_bias": [Interval(numbers.Real, 0, None, closed="left")],
+        "age_bias": [Interval(numbers.Real, 0, None, closed="left")],
+        "popularity_scale": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_biased_interactions(
     n_users: int = 1000,
     n_items: int = 300,
@@ -98,13 +113,6 @@ def make_biased_interactions(
     >>> bool((X.sum(axis=1) >= 1).all())
     True
     """
-    _check_int(n_users, "n_users", 1)
-    _check_int(n_items, "n_items", 1)
-    _check_int(n_factors, "n_factors", 1)
-    _check_real(mean_interactions, "mean_interactions", 1.0)
-    _check_real(gender_bias, "gender_bias", 0.0)
-    _check_real(age_bias, "age_bias", 0.0)
-    _check_real(popularity_scale, "popularity_scale", 0.0)
     rng = check_random_state(random_state)
 
     popularity = popularity_scale * rng.standard_normal(n_items)

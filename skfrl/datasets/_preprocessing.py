@@ -8,9 +8,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._sklearn_compat import validate_params
+
 __all__ = ["make_preprocessor", "one_hot_groups"]
 
 
+@validate_params(
+    {"X": [pd.DataFrame], "scale_numeric": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def make_preprocessor(
     X: pd.DataFrame, *, scale_numeric: bool = True
 ) -> ColumnTransformer:
@@ -69,11 +75,6 @@ def make_preprocessor(
     >>> Xt["job_a"].tolist()
     [1.0, 0.0, 1.0]
     """
-    if not isinstance(X, pd.DataFrame):
-        raise TypeError(
-            f"make_preprocessor needs a pandas DataFrame, got {type(X).__name__}: "
-            "it assigns columns to encoders by their dtype."
-        )
     if X.shape[1] == 0:
         raise ValueError("X has no columns.")
 
@@ -124,6 +125,9 @@ def make_preprocessor(
     return preprocessor.set_output(transform="pandas")
 
 
+@validate_params(
+    {"preprocessor": [ColumnTransformer]}, prefer_skip_nested_validation=True
+)
 def one_hot_groups(preprocessor: ColumnTransformer) -> list[list[int]]:
     """Output column indices of each one-hot encoded input column.
 
@@ -169,11 +173,6 @@ def one_hot_groups(preprocessor: ColumnTransformer) -> list[list[int]]:
     >>> one_hot_groups(pre)
     [[0, 1, 2], [3, 4]]
     """
-    if not isinstance(preprocessor, ColumnTransformer):
-        raise TypeError(
-            "one_hot_groups needs a fitted ColumnTransformer (e.g. from "
-            f"make_preprocessor), got {type(preprocessor).__name__}."
-        )
     check_is_fitted(
         preprocessor,
         "transformers_",

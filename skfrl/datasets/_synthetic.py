@@ -8,25 +8,25 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from ..utils._sklearn_compat import Interval, validate_params
+
 __all__ = ["make_biased_classification"]
 
 
-def _check_int(value, name: str, low: int, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r}.")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}; got {value!r}.")
-
-
-def _check_real(value, name: str, low: float, high: float | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {value!r}.")
-    if not np.isfinite(value) or value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be finite and {bound}; got {value!r}.")
-
-
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_informative": [Interval(numbers.Integral, 1, None, closed="left")],
+        "bias": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_sensitive_classes": [Interval(numbers.Integral, 2, None, closed="left")],
+        "flip_y": [Interval(numbers.Real, 0, 1, closed="both")],
+        "continuous_sensitive": ["boolean"],
+        "random_state": ["random_state"],
+        "return_frame": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_biased_classification(
     n_samples: int = 1000,
     n_features: int = 10,
@@ -125,18 +125,12 @@ def make_biased_classification(
     >>> bool(np.all(np.abs(gap - 2.0) < 0.5))
     True
     """
-    _check_int(n_samples, "n_samples", 1)
-    _check_int(n_features, "n_features", 1)
-    _check_int(n_informative, "n_informative", 1, n_features)
-    _check_real(bias, "bias", 0.0)
-    _check_int(n_sensitive_classes, "n_sensitive_classes", 2)
-    _check_real(flip_y, "flip_y", 0.0, 1.0)
-    for value, name in [
-        (continuous_sensitive, "continuous_sensitive"),
-        (return_frame, "return_frame"),
-    ]:
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool; got {value!r}.")
+    # A bound that depends on another parameter: no constraint expresses it.
+    if n_informative > n_features:
+        raise ValueError(
+            f"n_informative must be in [1, n_features={n_features}]; got "
+            f"{n_informative!r}."
+        )
     rng = check_random_state(random_state)
 
     if continuous_sensitive:

@@ -9,6 +9,8 @@ unattacked model (budget 0).
 
 from __future__ import annotations
 
+import numbers
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +19,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch
 
+from ..utils._sklearn_compat import validate_params
 from ._audit_data import (
     check_groups,
     joint_groups,
@@ -33,6 +36,31 @@ from ._robustness import cross_validate_robustness, summarize
 __all__ = ["AuditResult", "run_audit"]
 
 
+# Types only: the values are checked below, in messages that name the option
+# of ``skfrl audit`` (``--model``, ``--cv``...), which the command prints.
+@validate_params(
+    {
+        "dataset": [str],
+        "data": [str, os.PathLike, None],
+        "target": [str, None],
+        "sensitive": [str, "array-like", None],
+        "model": [str],
+        "attacks": [str, "array-like"],
+        "budgets": [str, "array-like"],
+        "cv": [numbers.Integral],
+        "max_samples": [numbers.Integral, None],
+        "max_epochs": [numbers.Integral],
+        "n_components": [numbers.Integral],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": [numbers.Integral],
+        "progress": ["boolean"],
+        "defense": [str],
+        "downstream": [str],
+        "protocol": [str],
+        "repeats": [numbers.Integral],
+    },
+    prefer_skip_nested_validation=True,
+)
 def run_audit(
     dataset: str = "adult",
     *,
@@ -207,9 +235,9 @@ default="none"
     budget_list = _parse_budgets(budgets) if isinstance(budgets, str) else list(budgets)
     if 0 not in budget_list:
         budget_list = [0, *budget_list]
-    if not isinstance(cv, int) or cv < 2:
+    if cv < 2:
         raise ValueError(f"--cv must be an integer >= 2; got {cv!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+    if repeats < 1:
         raise ValueError(f"--repeats must be an integer >= 1; got {repeats!r}")
     if max_epochs < 1:
         raise ValueError(f"--max-epochs must be >= 1; got {max_epochs}")
@@ -407,9 +435,9 @@ class AuditResult(NamedTuple):
     >>> context = {"data": {"sensitive": "sex"}}
     >>> audit = AuditResult(results, Bunch(), context)
     >>> print(audit.summary_table().to_string(index=False))
-    attack budget                accuracy
-     clean     0%           0.810 ± 0.014
-    random    10% 0.785 ± 0.007 (-0.025)
+    attack budget               accuracy
+     clean    0 %          0.810 ± 0.014
+    random   10 % 0.785 ± 0.007 (-0.025)
     """
 
     results: pd.DataFrame

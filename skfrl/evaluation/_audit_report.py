@@ -9,13 +9,17 @@ folder that ``skfrl audit`` writes: ``report.md`` and ``report.html``
 from __future__ import annotations
 
 import json
+import numbers
+import os
 import platform
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..utils._sklearn_compat import Interval, validate_params
 from ._groups import group_metric_frame
 from ._registry import (
     ATTACKS,
@@ -182,6 +186,17 @@ def _group_tables(fitted, models_of, X, y, s):
     return table.reset_index(), gap_table.reset_index()
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "fitted": [Mapping],
+        "context": [Mapping],
+        "out": [str, os.PathLike],
+        "elapsed": [Interval(numbers.Real, 0, None, closed="left")],
+        "argv": [list, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def write_audit_report(
     results: pd.DataFrame,
     fitted,

@@ -17,6 +17,8 @@ from fairlearn.metrics import (
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.utils.validation import check_consistent_length
 
+from ..utils._sklearn_compat import validate_params
+
 __all__ = ["group_metric_frame"]
 
 
@@ -42,6 +44,17 @@ def _stack(data, n_copies: int):
     return np.concatenate([np.asarray(data)] * n_copies, axis=0)
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "sensitive_features": ["array-like"],
+        "metrics": [callable, Mapping, None],
+        "response_method": [str],
+    },
+    # The caller's metric functions run inside: their own checks stay on.
+    prefer_skip_nested_validation=False,
+)
 def group_metric_frame(
     estimators,
     X,
@@ -115,20 +128,15 @@ def group_metric_frame(
     poisoned a                0.33
              b                0.33
     """
-    if sensitive_features is None:
-        raise ValueError("sensitive_features is required: metrics are per group.")
     check_consistent_length(X, y, sensitive_features)
+    # One estimator or a dict of them, each with response_method: no
+    # constraint describes the entries of a dict.
     single = not isinstance(estimators, Mapping)
     models = {"model": estimators} if single else dict(estimators)
     if not models:
         raise ValueError("estimators must hold at least one fitted estimator.")
     if metrics is None:
         metrics = _default_metrics(y)
-    elif not (callable(metrics) or isinstance(metrics, Mapping)):
-        raise TypeError(
-            "metrics must be a callable or a dict {name: callable}, got "
-            f"{type(metrics).__name__}."
-        )
     predictions = []
     for name, estimator in models.items():
         predict = getattr(estimator, response_method, None)

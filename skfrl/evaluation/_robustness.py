@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,12 @@ from ..utils import (
     fine_tune,
     fit_with_sensitive,
     representation_pipeline,
+)
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    ordered_options,
+    validate_params,
 )
 
 __all__ = ["CLEAN", "cross_validate_robustness", "paired_interval", "summarize"]
@@ -57,11 +63,13 @@ RESULT_COLUMNS = [
 
 # -- validation ---------------------------------------------------------------
 def _check_attacks(attacks) -> dict:
+    # The container is the decorator's; its entries (names, attack objects)
+    # are checked here, as no constraint describes a dict of attacks.
     if attacks is None:
         return {}
     if isinstance(attacks, Mapping):
         items = list(attacks.items())
-    elif isinstance(attacks, Iterable) and not isinstance(attacks, str | bytes):
+    else:
         items, seen = [], {}
         for attack in attacks:
             # Unnamed attacks are named after their class, numbered on repeats.
@@ -69,11 +77,6 @@ def _check_attacks(attacks) -> dict:
             seen[base] = seen.get(base, 0) + 1
             name = base if seen[base] == 1 else f"{base}_{seen[base]}"
             items.append((name, attack))
-    else:
-        raise TypeError(
-            "attacks must be a dict {name: attack} or a list of attacks, got "
-            f"{type(attacks).__name__}."
-        )
     checked = {}
     for name, attack in items:
         if not isinstance(name, str) or not name:
@@ -96,14 +99,9 @@ def _check_attacks(attacks) -> dict:
 
 
 def _check_budgets(budgets) -> list:
-    if isinstance(budgets, numbers.Number) or isinstance(budgets, str):
-        budgets = [budgets]
-    try:
-        budgets = list(budgets)
-    except TypeError:
-        raise TypeError(
-            f"budgets must be a list of numbers, got {type(budgets).__name__}."
-        ) from None
+    # Each budget is a fraction in [0, 1) or a count >= 0, told apart by its
+    # type: no constraint describes such a list.
+    budgets = [budgets] if isinstance(budgets, numbers.Number) else list(budgets)
     if not budgets:
         raise ValueError("budgets must hold at least one budget (0 = clean).")
     checked = []
@@ -128,13 +126,14 @@ def _check_budgets(budgets) -> list:
 
 
 def _check_scoring(scoring) -> dict[str, Callable]:
+    # The container is the decorator's; the scorers in it are checked here.
     if isinstance(scoring, str):
         return {scoring: get_scorer(scoring)}
     if callable(scoring):
         return {"score": scoring}
     if isinstance(scoring, Mapping):
         items = list(scoring.items())
-    elif isinstance(scoring, list | tuple | set):
+    else:
         items = []
         for name in scoring:
             if not isinstance(name, str):
@@ -143,11 +142,6 @@ def _check_scoring(scoring) -> dict[str, Callable]:
                     f"{{name: scorer}} for callables, got {name!r}."
                 )
             items.append((name, name))
-    else:
-        raise TypeError(
-            "scoring must be a scorer name, a callable, a list of names or a dict "
-            f"{{name: scorer}}, got {type(scoring).__name__}."
-        )
     if not items:
         raise ValueError("scoring must name at least one scorer.")
     scorers = {}
@@ -220,8 +214,6 @@ def _repeated_splits(cv, estimator, X, y, s, entropy: int, n_repeats: int):
 
 def _splits(cv, estimator, X, y, s, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        if cv < 2:
-            raise ValueError(f"cv must be at least 2, got {cv}.")
         labels = _stratification_labels(y, s, cv)
         if labels is None:
             splitter = KFold(cv, shuffle=True, random_state=seed)
@@ -241,18 +233,9 @@ def _splits(cv, estimator, X, y, s, seed: int) -> list[tuple[np.ndarray, np.ndar
 def _entropy(random_state) -> int:
     if random_state is None:
         return int(np.random.SeedSequence().entropy)
-    if isinstance(random_state, numbers.Integral) and not isinstance(
-        random_state, bool
-    ):
-        if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, got {random_state}.")
-        return int(random_state)
     if isinstance(random_state, np.random.RandomState):
         return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    raise TypeError(
-        "random_state must be None, an int or a numpy RandomState, got "
-        f"{type(random_state).__name__}."
-    )
+    return int(random_state)
 
 
 def _tag(value) -> int:
@@ -414,11 +397,6 @@ def _fit_base(estimator, X, y, s, train, *, estimator_seed, unit_seed):
         )
 
 
-def _check_fine_tune(estimator, fine_tune_epochs) -> None:
-    """Refuse, before any work, what :func:`~skfrl.utils.fine_tune` would."""
-    check_fine_tune(estimator, fine_tune_epochs, input_name="fine_tune_epochs")
-
-
 #: Seconds to start a local worker process and import torch and skfrl in
 #: it (measured: 4-8 s on 2 cores); below that saving, units run in-process.
 _WORKER_START_S = 6.0
@@ -438,6 +416,34 @@ def _costly(attack) -> bool:
     return attack is not None and "victim" in attack.get_params(deep=False)
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit"])],
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "sensitive_features": ["array-like"],
+        "attacks": [Mapping, list, tuple, None],
+        "budgets": [numbers.Real, "array-like"],
+        "scoring": [str, callable, list, tuple, set, Mapping],
+        "cv": ["cv_object"],
+        "n_jobs": [numbers.Integral, None],
+        # Any int >= 0 seeds a SeedSequence, not only the 32-bit ones.
+        "random_state": [
+            Interval(numbers.Integral, 0, None, closed="left"),
+            np.random.RandomState,
+            None,
+        ],
+        "return_estimators": ["boolean"],
+        "verbose": ["verbose"],
+        "defense": [HasMethods(["fit_resample", "get_params"]), None],
+        "victim_training": [ordered_options(["retrain", "fine_tune"])],
+        "fine_tune_epochs": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+    },
+    # The caller's estimator, attacks, defense and scorers run inside: their
+    # own parameters get validated there.
+    prefer_skip_nested_validation=False,
+)
 def cross_validate_robustness(
     estimator,
     X,
@@ -622,40 +628,18 @@ def cross_validate_robustness(
     2  random     0.1  accuracy        2
     3  random     0.1   leakage        2
     """
-    if sensitive_features is None:
-        raise ValueError(
-            "sensitive_features is required: attacks and fairness scorers use it."
-        )
     check_consistent_length(X, y, sensitive_features)
     attacks = _check_attacks(attacks)
     budgets = _check_budgets(budgets)
     scorers = _check_scoring(scoring)
-    if not isinstance(verbose, numbers.Integral):
-        raise TypeError(f"verbose must be an int, got {verbose!r}.")
-    if defense is not None and not (
-        hasattr(defense, "fit_resample") and hasattr(defense, "get_params")
-    ):
-        raise TypeError(
-            "defense must be a sanitiser or resampler of skfrl.defenses (an "
-            f"estimator with fit_resample), got {type(defense).__name__}."
-        )
-    if victim_training not in ("retrain", "fine_tune"):
-        raise ValueError(
-            "victim_training must be 'retrain' or 'fine_tune', got "
-            f"{victim_training!r}."
-        )
+    # How the parameters go together, and what the estimator must be to be
+    # fine-tuned: no constraint relates two parameters.
     if victim_training == "fine_tune":
-        _check_fine_tune(estimator, fine_tune_epochs)
+        check_fine_tune(estimator, fine_tune_epochs, input_name="fine_tune_epochs")
     elif fine_tune_epochs is not None:
         raise ValueError(
             "fine_tune_epochs is only used with victim_training='fine_tune'."
         )
-    if (
-        isinstance(n_repeats, bool)
-        or not isinstance(n_repeats, numbers.Integral)
-        or n_repeats < 1
-    ):
-        raise ValueError(f"n_repeats must be an int >= 1, got {n_repeats!r}.")
     if n_repeats > 1 and not (
         isinstance(cv, numbers.Integral) and not isinstance(cv, bool)
     ):
@@ -796,6 +780,14 @@ def cross_validate_robustness(
     return results
 
 
+@validate_params(
+    {
+        "differences": ["array-like"],
+        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_splits": [Interval(numbers.Real, 0, None, closed="neither"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def paired_interval(
     differences, *, confidence: float = 0.95, n_splits: float | None = None
 ) -> dict:
@@ -838,12 +830,11 @@ def paired_interval(
     from scipy import stats
 
     d = np.asarray(differences, dtype=float)
+    # Array contents: no constraint sees the shape or the values.
     if d.ndim != 1:
         raise ValueError(f"differences must be 1-D, got shape {d.shape}.")
     if not np.all(np.isfinite(d)):
         raise ValueError("differences contains NaN or infinite values.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
     n = len(d)
     mean = float(np.mean(d)) if n else np.nan
     if n < 2:
@@ -858,6 +849,15 @@ def paired_interval(
     return dict(mean=mean, se=se, low=mean - half, high=mean + half, n=n)
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "reference": [str],
+        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "interval": [ordered_options(["corrected_t", "t"])],
+    },
+    prefer_skip_nested_validation=True,
+)
 def summarize(
     results: pd.DataFrame,
     *,
@@ -924,16 +924,13 @@ def summarize(
     0  clean  0.620   0.000   0.000    0.000        False
     1    eng  0.717   0.097   0.037    0.157         True
     """
+    # The frame's columns: no constraint describes them.
     missing = {"attack", "budget", "fold", "metric", "value"} - set(results.columns)
     if missing:
         raise ValueError(
             f"results lacks the columns {sorted(missing)}; pass the frame "
             "returned by cross_validate_robustness."
         )
-    if not (isinstance(confidence, numbers.Real) and 0 < confidence < 1):
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
-    if interval not in ("corrected_t", "t"):
-        raise ValueError(f"interval must be 'corrected_t' or 't', got {interval!r}.")
     keys = ["attack", "budget", "metric"]
     ref = results.loc[results["attack"] == reference, ["fold", "metric", "value"]]
     ref = ref.drop_duplicates(["fold", "metric"]).rename(columns={"value": "_ref"})

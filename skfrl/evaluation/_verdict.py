@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from ..utils._sklearn_compat import Interval, validate_params
 
 __all__ = ["robustness_verdict"]
 
@@ -17,6 +20,17 @@ def _budget_text(budget: float) -> str:
     return f"{int(budget)} poison{'s' if budget != 1 else ''}"
 
 
+@validate_params(
+    {
+        "summary": [pd.DataFrame],
+        "harm": [Mapping],
+        "labels": [Mapping, None],
+        "reference": [str],
+        "confidence": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "precision": [Interval(numbers.Integral, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def robustness_verdict(
     summary: pd.DataFrame,
     *,
@@ -79,6 +93,7 @@ def robustness_verdict(
     the 95 % intervals): auc ±0.040. More repeats or more rows narrow the
     intervals.
     """
+    # The frame's columns and the directions in harm: no constraint sees them.
     needed = {"attack", "budget", "metric", "change", "ci_low", "ci_high"}
     missing = needed - set(summary.columns)
     if missing:

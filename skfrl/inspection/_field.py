@@ -10,7 +10,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from ..utils import seed_from, torch_rng
-from ..utils._sklearn_compat import Interval, StrOptions, validate_parameter_constraints
+from ..utils._sklearn_compat import Interval, ordered_options, validate_params
 from ._graph import TrainingGraph
 from ._rows import TrainingRows, _frl_step, training_rows
 
@@ -162,6 +162,17 @@ class PerSampleField:
         return out
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "sensitive_features": ["array-like", None],
+        "per_sample": [ordered_options(_PER_SAMPLE)],
+        "reference_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def per_sample_fields(
     victim,
     X,
@@ -232,22 +243,6 @@ def per_sample_fields(
     >>> norms.shape, bool(np.all(norms > 0))
     ((100,), True)
     """
-    validate_parameter_constraints(
-        {
-            "per_sample": [StrOptions(set(_PER_SAMPLE))],
-            "reference_size": [
-                Interval(numbers.Integral, 1, None, closed="left"),
-                None,
-            ],
-            "random_state": ["random_state"],
-        },
-        {
-            "per_sample": per_sample,
-            "reference_size": reference_size,
-            "random_state": random_state,
-        },
-        caller_name="per_sample_fields",
-    )
     rows = training_rows(victim, X, y, sensitive_features=sensitive_features)
     frl = _frl_step(victim)
     rng = check_random_state(random_state)

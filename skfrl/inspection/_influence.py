@@ -29,27 +29,12 @@ from scipy.sparse.linalg import (
 from sklearn.utils import Bunch, check_random_state
 
 from ..utils import seed_from, split_representation, torch_rng
-from ..utils._sklearn_compat import Interval, StrOptions, validate_parameter_constraints
+from ..utils._sklearn_compat import Interval, ordered_options, validate_params
 from ._field import _PER_SAMPLE, PerSampleField, _evaluating, _reference_size
 from ._graph import TrainingGraph, flat_gradient
 from ._rows import TrainingRows, encode_inputs, training_rows
 
 __all__ = ["influence"]
-
-_CONSTRAINTS = {
-    "objective": [callable],
-    "per_sample": [StrOptions(set(_PER_SAMPLE))],
-    "reference_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
-    "curvature": [StrOptions({"krylov", "diagonal"})],
-    "damping": [
-        Interval(numbers.Real, 0, None, closed="neither"),
-        StrOptions({"auto"}),
-    ],
-    "max_samples": [Interval(numbers.Integral, 2, None, closed="left")],
-    "max_field_samples": [Interval(numbers.Integral, 1, None, closed="left")],
-    "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-    "random_state": ["random_state"],
-}
 
 
 def _auto_damping(spectral_radius: float, leftmost: float) -> float:
@@ -166,6 +151,27 @@ def _solve_krylov(
     return u, lam, info
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "sensitive_features": ["array-like", None],
+        "objective": [callable],
+        "X_target": ["array-like", None],
+        "per_sample": [ordered_options(_PER_SAMPLE)],
+        "reference_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "curvature": [ordered_options(["krylov", "diagonal"])],
+        "damping": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            ordered_options(["auto"]),
+        ],
+        "max_samples": [Interval(numbers.Integral, 2, None, closed="left")],
+        "max_field_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def influence(
     victim,
     X,
@@ -309,21 +315,6 @@ def influence(
     >>> res.influence.shape == res.gradient.shape, res.value > 0
     (True, True)
     """
-    validate_parameter_constraints(
-        _CONSTRAINTS,
-        {
-            "objective": objective,
-            "per_sample": per_sample,
-            "reference_size": reference_size,
-            "curvature": curvature,
-            "damping": damping,
-            "max_samples": max_samples,
-            "max_field_samples": max_field_samples,
-            "max_iter": max_iter,
-            "random_state": random_state,
-        },
-        caller_name="influence",
-    )
     train = training_rows(victim, X, y, sensitive_features=sensitive_features)
     pre, frl = split_representation(victim, neural=True, input_name="victim")
     E_t = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..utils import check_sensitive_features, sensitive_frame, split_representation
+from ..utils._sklearn_compat import HasMethods, Interval, validate_params
 
 __all__ = [
     "TrainingRows",
@@ -26,6 +28,14 @@ def _frl_step(estimator):
     )[1]
 
 
+@validate_params(
+    {
+        "y": ["array-like"],
+        "sensitive_features": ["array-like", None],
+        "input_name": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def training_codes(
     estimator,
     y,
@@ -110,6 +120,15 @@ def training_codes(
     return y_codes.astype(np.int64), s_cat, s_cont
 
 
+@validate_params(
+    {
+        "values": ["array-like"],
+        "attribute": [Interval(numbers.Integral, 0, None, closed="left")],
+        "require_all": ["boolean"],
+        "input_name": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def group_codes(
     estimator,
     values,
@@ -175,6 +194,14 @@ def group_codes(
     return codes
 
 
+@validate_params(
+    {
+        "preprocessing": [HasMethods(["transform"]), None],
+        "X": ["array-like"],
+        "input_name": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def encode_inputs(preprocessing, X, *, input_name: str = "X") -> np.ndarray:
     """Rows as the FRL step of a Pipeline receives them, in float32.
 
@@ -352,6 +379,14 @@ class TrainingRows:
         )
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "y": ["array-like"],
+        "sensitive_features": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def training_rows(victim, X, y, *, sensitive_features=None) -> TrainingRows:
     """The training batch a fitted FRL model (or Pipeline) builds from raw data.
 
@@ -405,10 +440,9 @@ def training_rows(victim, X, y, *, sensitive_features=None) -> TrainingRows:
     )
     E = encode_inputs(pre, X, input_name="X")
     n = len(E)
+    # Array contents and the victim's shapes: no constraint sees them.
     if n < 2:
         raise ValueError(f"X needs at least 2 samples, got {n}.")
-    if y is None:
-        raise ValueError("y is required: the victim's training loss uses it.")
     y_arr = np.asarray(y)
     if y_arr.ndim != 1 or len(y_arr) != n:
         raise ValueError(

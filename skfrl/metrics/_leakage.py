@@ -36,6 +36,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array, check_random_state
 
 from ..utils import SensitiveAttribute, check_sensitive_features
+from ..utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    ordered_options,
+    validate_params,
+)
 
 __all__ = [
     "balanced_error_rate",
@@ -74,6 +80,9 @@ PROBE_FAMILY = {
 WORST_PROBE = "worst"
 #: Every probe name ``probe=`` accepts.
 PROBE_NAMES = ("logistic", "ridge", "mlp", "hgb", WORST_PROBE)
+#: Constraints of the parameters the leakage functions share.
+PROBE_CONSTRAINT = [HasMethods(["fit"]), ordered_options(PROBE_NAMES), None]
+METRIC_CONSTRAINT = [ordered_options(PROBE_METRICS)]
 # One hidden layer of 32 units trained by Adam (batches of 200) for at most
 # 300 epochs. A step size of 3e-3 and tol=1e-3 (sklearn's defaults: 1e-3 and
 # 1e-4) stop training once ten epochs in a row improve the training loss by
@@ -131,8 +140,6 @@ def _check_cv(cv, codes: np.ndarray | None, attr: SensitiveAttribute, random_sta
     if not isinstance(cv, Integral) or isinstance(cv, bool):
         # Splitters and iterables of splits are validated by cross_val_predict.
         return cv
-    if cv < 2:
-        raise ValueError(f"cv must be at least 2, got {cv}.")
     if attr.kind == "continuous":
         return KFold(n_splits=cv, shuffle=True, random_state=random_state)
     counts = np.bincount(codes, minlength=attr.n_classes)
@@ -158,6 +165,7 @@ def _default_probe(kind: str):
 def _check_probe(probe, kind: str):
     if probe is None:
         return _default_probe(kind)
+    # The estimators of a dict of probes= reach here without a constraint.
     if not hasattr(probe, "fit"):
         raise TypeError(f"probe must be a scikit-learn estimator, got {probe!r}.")
     if kind == "categorical" and is_regressor(probe):
@@ -174,7 +182,11 @@ def _check_probe(probe, kind: str):
 
 
 def _check_probe_name(probe: str, kind: str | None = None) -> tuple[str, ...]:
-    """Validate a probe name; with ``kind``, the family names it stands for."""
+    """Validate a probe name; with ``kind``, the family names it stands for.
+
+    Parameters take their names through ``PROBE_CONSTRAINT``; this checks
+    the items of ``probes=`` and whether a name fits the kind of ``s``.
+    """
     if probe not in PROBE_NAMES:
         raise ValueError(
             f"Unknown probe {probe!r}; probe must be an estimator, None or one of "
@@ -193,6 +205,10 @@ def _check_probe_name(probe: str, kind: str | None = None) -> tuple[str, ...]:
     return (probe,)
 
 
+@validate_params(
+    {"random_state": ["random_state"], "kind": [ordered_options(PROBE_FAMILY)]},
+    prefer_skip_nested_validation=True,
+)
 def probe_family(random_state=None, *, kind: str = "categorical") -> dict:
     """Unfitted probes of increasing capacity, to measure leakage against.
 
@@ -262,8 +278,6 @@ def probe_family(random_state=None, *, kind: str = "categorical") -> dict:
     >>> list(probe_family(random_state=0, kind="continuous"))
     ['ridge', 'mlp', 'hgb']
     """
-    if kind not in PROBE_FAMILY:
-        raise ValueError(f"kind must be 'categorical' or 'continuous', got {kind!r}.")
     rng = check_random_state(random_state)
     mlp_seed, hgb_seed = (int(v) for v in rng.randint(np.iinfo(np.int32).max, size=2))
     if kind == "categorical":
@@ -286,6 +300,14 @@ def probe_family(random_state=None, *, kind: str = "categorical") -> dict:
     }
 
 
+@validate_params(
+    {
+        "Z": ["array-like"],
+        "s": ["array-like"],
+        "eps": [Interval(Real, 0, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fld_score(Z: ArrayLike, s: ArrayLike, *, eps: float = 1e-6) -> float:
     r"""Fisher linear discriminant separability of the groups of ``s`` in ``Z``.
 
@@ -355,8 +377,6 @@ def fld_score(Z: ArrayLike, s: ArrayLike, *, eps: float = 1e-6) -> float:
     >>> round(fld_score(Z, [0, 1, 0, 1]), 3)
     0.889
     """
-    if not (isinstance(eps, Real) and np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}.")
     Z = _check_representation(Z)
     codes, attr = _check_one_attribute(
         s, Z.shape[0], kinds=None, allow_continuous=False
@@ -389,6 +409,10 @@ def fld_score(Z: ArrayLike, s: ArrayLike, *, eps: float = 1e-6) -> float:
     return max(float(np.sum(D.T * solved)), 0.0)
 
 
+@validate_params(
+    {"s_true": ["array-like"], "s_pred": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def balanced_error_rate(s_true: ArrayLike, s_pred: ArrayLike) -> float:
     """Balanced error rate: the mean over groups of the per-group error rate.
 
@@ -433,6 +457,7 @@ def _mean_cross_entropy(codes: np.ndarray, proba: np.ndarray) -> float:
     return -float(np.mean(np.log(p_true)))
 
 
+@validate_params({"metric": METRIC_CONSTRAINT}, prefer_skip_nested_validation=True)
 def check_leakage_metric(metric) -> str:
     """Validate the name of a probe metric of :func:`representation_leakage`.
 
@@ -467,19 +492,14 @@ def check_leakage_metric(metric) -> str:
     >>> check_leakage_metric("auc")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown metric 'auc'; use one of ['roc_auc', ...
+    sklearn.utils._param_validation.InvalidParameterError: The 'metric' parameter \
+of check_leakage_metric must be a str among {'roc_auc', ...}. Got 'auc' instead.
     """
-    if metric not in PROBE_METRICS:
-        raise ValueError(
-            f"Unknown metric {metric!r}; use one of {list(CATEGORICAL_METRICS)} for "
-            f"a categorical s or {list(CONTINUOUS_METRICS)} for a continuous s."
-        )
     return metric
 
 
 def _check_leakage_inputs(Z, s, metric: str):
     """Validated ``Z``, the codes or values of ``s`` and its attribute."""
-    check_leakage_metric(metric)
     Z = _check_representation(Z)
     if metric in CONTINUOUS_METRICS:
         values, attr = _check_one_attribute(s, Z.shape[0], kinds="continuous")
@@ -589,6 +609,19 @@ def _worst_case(values, metric: str) -> float:
     return float((min if LEAKAGE_DIRECTION.get(metric, 1) < 0 else max)(values))
 
 
+@validate_params(
+    {
+        "Z": ["array-like"],
+        "s": ["array-like"],
+        "probe": PROBE_CONSTRAINT,
+        "metric": METRIC_CONSTRAINT,
+        "cv": ["cv_object"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    },
+    # The caller's probe is fitted inside: its parameters get validated there.
+    prefer_skip_nested_validation=False,
+)
 def representation_leakage(
     Z: ArrayLike,
     s: ArrayLike,
@@ -737,13 +770,12 @@ default=None
     >>> representation_leakage(ring, s, probe="worst", random_state=0) > 0.9
     True
     """
-    if isinstance(probe, str):
-        _check_probe_name(probe)
     Z, values, attr = _check_leakage_inputs(Z, s, metric)
     splitter = _check_cv(
         cv, values if attr.kind == "categorical" else None, attr, random_state
     )
     if isinstance(probe, str):
+        # Whether the name fits the kind of s: no constraint relates the two.
         names = _check_probe_name(probe, attr.kind)
         leakage = _leakage_by_probe(
             {name: name for name in names},
@@ -760,6 +792,18 @@ default=None
     return _probe_leakage(probe, Z, values, attr, metric, splitter, n_jobs)
 
 
+@validate_params(
+    {
+        "Z": ["array-like"],
+        "s": ["array-like"],
+        "metric": METRIC_CONSTRAINT,
+        "probes": [Mapping, "array-like", None],
+        "cv": ["cv_object"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def leakage_by_probe(
     Z: ArrayLike,
     s: ArrayLike,
@@ -868,12 +912,11 @@ def leakage_by_probe(
 
 
 def _check_probes_argument(probes) -> dict:
-    """``probes`` of :func:`leakage_by_probe` as a dict label -> name/estimator."""
-    if isinstance(probes, str):
-        raise TypeError(
-            f"probes must be a sequence of probe names or a dict, got the str "
-            f"{probes!r}; for one probe use representation_leakage(probe=...)."
-        )
+    """``probes`` of :func:`leakage_by_probe` as a dict label -> name/estimator.
+
+    Its type is the decorator's; its items stay checked here (no constraint
+    describes a list of names or a dict of labelled probes).
+    """
     if isinstance(probes, Mapping):
         probes = dict(probes)
     else:
@@ -893,6 +936,17 @@ def _check_probes_argument(probes) -> dict:
     return probes
 
 
+@validate_params(
+    {
+        "Z": ["array-like"],
+        "s": ["array-like"],
+        "probe": PROBE_CONSTRAINT,
+        "cv": ["cv_object"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    },
+    prefer_skip_nested_validation=False,
+)
 def mutual_information_lower_bound(
     Z: ArrayLike,
     s: ArrayLike,
@@ -958,6 +1012,7 @@ def mutual_information_lower_bound(
     True
     """
     if isinstance(probe, str):
+        # Whether the name fits a categorical s: no constraint says that.
         names = _check_probe_name(probe, "categorical")
     Z = _check_representation(Z)
     codes, attr = _check_one_attribute(s, Z.shape[0], allow_continuous=False)

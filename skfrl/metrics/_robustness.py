@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..utils import check_sensitive_features
+from ..utils._sklearn_compat import ordered_options, validate_params
 
 __all__ = [
     "PoisonAmplification",
@@ -26,6 +27,7 @@ __all__ = [
 
 
 def _check_1d(values, name: str, n: int | None = None) -> np.ndarray:
+    # Array contents (shape, length, missing values): no constraint sees them.
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}.")
@@ -60,6 +62,15 @@ def _group_keys(sensitive_features, n: int, name="sensitive_features") -> pd.Ser
     return pd.Series(list(zip(*labels, strict=True)))
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "sensitive_features": ["array-like"],
+        "groups": [ordered_options(["label_sensitive", "sensitive"])],
+    },
+    prefer_skip_nested_validation=True,
+)
 def worst_group_accuracy(
     y_true: ArrayLike,
     y_pred: ArrayLike,
@@ -111,10 +122,6 @@ def worst_group_accuracy(
     ...                      groups="sensitive")
     0.666...
     """
-    if groups not in ("label_sensitive", "sensitive"):
-        raise ValueError(
-            f"groups must be 'label_sensitive' or 'sensitive', got {groups!r}."
-        )
     y_true = _check_1d(y_true, "y_true")
     n = len(y_true)
     y_pred = _check_1d(y_pred, "y_pred", n)
@@ -127,6 +134,10 @@ def worst_group_accuracy(
     return float(frame.groupby(by, sort=False)["correct"].mean().min())
 
 
+@validate_params(
+    {"y_pred": ["array-like"], "y_true": ["array-like", None]},
+    prefer_skip_nested_validation=True,
+)
 def attack_success_rate(
     y_pred: ArrayLike, target_label, *, y_true: ArrayLike | None = None
 ) -> float:
@@ -164,6 +175,7 @@ def attack_success_rate(
     0.666...
     """
     y_pred = _check_1d(y_pred, "y_pred")
+    # Any label type is allowed, so a non-finite float is refused here.
     if isinstance(target_label, float) and not np.isfinite(target_label):
         raise ValueError(f"target_label must be a finite label, got {target_label}.")
     counted = np.ones(len(y_pred), dtype=bool)
@@ -209,6 +221,10 @@ class PoisonAmplification(NamedTuple):
     row_share: float
 
 
+@validate_params(
+    {"sample_weight": ["array-like"], "poison_mask": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def poison_amplification(
     sample_weight: ArrayLike, poison_mask: ArrayLike
 ) -> PoisonAmplification:
@@ -263,6 +279,15 @@ def poison_amplification(
     )
 
 
+@validate_params(
+    {
+        "removed_mask": ["array-like"],
+        "sensitive_features": ["array-like"],
+        "poison_mask": ["array-like", None],
+        "per_group": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def minority_removal_rate(
     removed_mask: ArrayLike,
     sensitive_features: ArrayLike,
@@ -339,6 +364,10 @@ def minority_removal_rate(
     return float(rates.iloc[int(np.argmin(sizes.to_numpy()))])
 
 
+@validate_params(
+    {"removed_mask": ["array-like"], "poison_mask": ["array-like"]},
+    prefer_skip_nested_validation=True,
+)
 def sanitizer_precision_recall(
     removed_mask: ArrayLike, poison_mask: ArrayLike
 ) -> tuple[float, float]:

@@ -15,9 +15,11 @@ from fairlearn.metrics import (
 from sklearn.utils.metadata_routing import UNCHANGED, MetadataRequest
 
 from ..utils import check_sensitive_features, get_representation
+from ..utils._sklearn_compat import ordered_options, validate_params
 from ._leakage import (
     CONTINUOUS_METRICS,
     LEAKAGE_DIRECTION,
+    PROBE_CONSTRAINT,
     _check_probe_name,
     fld_score,
     mutual_information_lower_bound,
@@ -242,6 +244,17 @@ def _attribute_columns(sensitive_features, attribute) -> list:
     )
 
 
+@validate_params(
+    {
+        "metric": [ordered_options(LEAKAGE_SIGNS)],
+        "probe": PROBE_CONSTRAINT,
+        "cv": ["cv_object"],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+        "attribute": [str, numbers.Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_leakage_scorer(
     metric: str = "roc_auc",
     *,
@@ -368,10 +381,7 @@ default=None
     >>> worst(frl, X, sensitive_features=s) < -0.9
     True
     """
-    if metric not in LEAKAGE_SIGNS:
-        raise ValueError(
-            f"Unknown metric {metric!r}; use one of {list(LEAKAGE_SIGNS)}."
-        )
+    # How probe and metric go together: no constraint relates two parameters.
     if metric == "fld" and probe is not None:
         raise ValueError("metric='fld' uses no probe; leave probe=None.")
     if isinstance(probe, str):
@@ -428,6 +438,10 @@ class _FairnessScorer(_SensitiveFeaturesScorer):
         return args
 
 
+@validate_params(
+    {"metric": [ordered_options(_FAIRNESS_METRICS)], "response_method": [str]},
+    prefer_skip_nested_validation=True,
+)
 def make_fairness_scorer(
     metric: str = "demographic_parity_difference",
     *,
@@ -487,12 +501,4 @@ def make_fairness_scorer(
     >>> scorer(clf, X, y, sensitive_features=["a", "a", "b", "b"])
     0.0
     """
-    if metric not in _FAIRNESS_METRICS:
-        raise ValueError(
-            f"Unknown metric {metric!r}; use one of {list(_FAIRNESS_METRICS)}."
-        )
-    if not isinstance(response_method, str):
-        raise TypeError(
-            f"response_method must be a method name (str), got {response_method!r}."
-        )
     return _FairnessScorer(metric, response_method, kwargs)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..utils._sklearn_compat import validate_params
+
 __all__ = ["plot_leakage_history"]
 
 _METRIC_LABELS = {
@@ -60,6 +62,10 @@ def _monitor_metric(run, name: str):
     return None
 
 
+@validate_params(
+    {"name": [str], "labels": ["array-like", None], "ylabel": [str, None]},
+    prefer_skip_nested_validation=True,
+)
 def plot_leakage_history(
     histories, *, name="leakage", labels=None, ylabel=None, ax=None
 ):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from ..utils._sklearn_compat import validate_params
 
 __all__ = ["plot_leakage_bars"]
 
@@ -19,6 +22,15 @@ def _mean_sd(value) -> tuple[float, float]:
     return float(values.mean()), sd
 
 
+@validate_params(
+    {
+        "leakage": [Mapping, pd.Series, pd.DataFrame],
+        "reference": [numbers.Real, Mapping, None],
+        "ylabel": [str],
+        "annotate": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_leakage_bars(
     leakage,
     *,
@@ -67,14 +79,9 @@ def plot_leakage_bars(
 
     if isinstance(leakage, pd.DataFrame):
         frame = leakage
-    elif isinstance(leakage, Mapping | pd.Series):
+    else:
         series = pd.Series(dict(leakage.items()), dtype=object)
         frame = series.to_frame(name=None)
-    else:
-        raise TypeError(
-            "leakage must be a dict or Series {model: value} or a DataFrame, "
-            f"got {type(leakage).__name__}."
-        )
     if frame.empty:
         raise ValueError("leakage holds no values to draw.")
     if reference is not None and not isinstance(reference, Mapping):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.manifold import TSNE
 from sklearn.utils import check_random_state
 
 from ..utils import get_representation, has_representation, sensitive_frame
+from ..utils._sklearn_compat import Interval, ordered_options, validate_params
 
 __all__ = ["plot_representation_map"]
 
@@ -55,6 +57,16 @@ def _project(Z: np.ndarray, method: str, seed: int) -> np.ndarray:
     ).fit_transform(Z)
 
 
+@validate_params(
+    {
+        "X": ["array-like", None],
+        "sensitive_features": ["array-like"],
+        "method": [ordered_options(["pca", "tsne"])],
+        "max_samples": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_representation_map(
     models,
     X,
@@ -118,14 +130,7 @@ def plot_representation_map(
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    if method not in ("pca", "tsne"):
-        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
-    if max_samples is not None and (
-        not isinstance(max_samples, int | np.integer) or max_samples < 2
-    ):
-        raise ValueError(
-            f"max_samples must be an int >= 2 or None, got {max_samples!r}."
-        )
+    # One model or a dict of them: no constraint describes the entries.
     if not isinstance(models, Mapping):
         models = {"representation": models}
     if not models:

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
 from ..evaluation import CLEAN, summarize
+from ..utils._sklearn_compat import validate_params
 
 __all__ = ["plot_robustness_curve"]
 
 
+@validate_params(
+    {
+        "results": [pd.DataFrame],
+        "metric": [str],
+        "attacks": ["array-like", None],
+        "reference": [str],
+        "sign": [numbers.Real],
+        "ylabel": [str, None],
+        "dodge": [numbers.Real],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_robustness_curve(
     results: pd.DataFrame,
     metric: str,
@@ -74,7 +89,8 @@ def plot_robustness_curve(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
-    if "metric" not in getattr(results, "columns", ()):
+    # The frame's columns: no constraint describes them.
+    if "metric" not in results.columns:
         raise TypeError(
             "results must be the DataFrame returned by cross_validate_robustness."
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+
 from sklearn import get_config
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import has_fit_parameter
 
 from ._representation import split_representation
+from ._sklearn_compat import HasMethods, Interval, validate_params
 
 __all__ = ["check_fine_tune", "fine_tune", "fit_with_sensitive"]
 
@@ -30,6 +33,11 @@ def _takes_sensitive_anywhere(estimator) -> bool:
     )
 
 
+@validate_params(
+    {"estimator": [HasMethods(["fit"])]},
+    # The caller's estimator is fitted inside: its parameters get validated.
+    prefer_skip_nested_validation=False,
+)
 def fit_with_sensitive(estimator, X, y, sensitive_features):
     """Fit ``estimator`` passing ``sensitive_features`` where it is consumed.
 
@@ -81,6 +89,7 @@ def fit_with_sensitive(estimator, X, y, sensitive_features):
     return estimator.fit(X, y)
 
 
+@validate_params({"input_name": [str]}, prefer_skip_nested_validation=True)
 def check_fine_tune(estimator, epochs=None, *, input_name: str = "epochs") -> None:
     """Refuse, before any work, what :func:`fine_tune` would refuse.
 
@@ -116,8 +125,8 @@ def check_fine_tune(estimator, epochs=None, *, input_name: str = "epochs") -> No
     ...
     TypeError: fine-tuning (skfrl.utils.fine_tune) continues a fitted skfrl ...
     """
-    import numbers
-
+    # Not a constraint of its own: the messages name ``input_name``, the
+    # caller's name for ``epochs``.
     if epochs is not None:
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
             raise TypeError(f"{input_name} must be an int or None, got {epochs!r}.")
@@ -151,6 +160,11 @@ def _neural_step(model):
     return (0 if pre is None else len(pre.steps)), step
 
 
+@validate_params(
+    {"epochs": [Interval(numbers.Integral, 1, None, closed="left"), None]},
+    # The downstream steps are refitted inside: their parameters get validated.
+    prefer_skip_nested_validation=False,
+)
 def fine_tune(estimator, X, y, sensitive_features, *, epochs: int | None = None):
     """Continue training a fitted model on new data, for ``epochs`` epochs.
 

@@ -6,6 +6,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._sklearn_compat import validate_params
+
 __all__ = [
     "get_representation",
     "has_representation",
@@ -60,6 +62,7 @@ def _inner(estimator):
     return None
 
 
+@validate_params({"neural": ["boolean"]}, prefer_skip_nested_validation=True)
 def has_representation(estimator, *, neural: bool = False) -> bool:
     """Whether ``estimator`` is, holds or wraps a fair-representation step.
 
@@ -97,6 +100,10 @@ def has_representation(estimator, *, neural: bool = False) -> bool:
     )
 
 
+@validate_params(
+    {"neural": ["boolean"], "fitted": ["boolean"], "input_name": [str]},
+    prefer_skip_nested_validation=True,
+)
 def split_representation(
     estimator, *, neural: bool = False, fitted: bool = False, input_name="estimator"
 ):

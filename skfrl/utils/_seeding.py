@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import threading
 
 import numpy as np
+
+from ._sklearn_compat import HasMethods, validate_params
 
 __all__ = ["fill_random_state", "seed_from", "torch_rng"]
 
@@ -14,6 +17,7 @@ __all__ = ["fill_random_state", "seed_from", "torch_rng"]
 _TORCH_RNG_LOCK = threading.RLock()
 
 
+@validate_params({"seed": [numbers.Integral]}, prefer_skip_nested_validation=True)
 @contextlib.contextmanager
 def torch_rng(seed: int):
     """Run a block on torch's global generator seeded with ``seed``, alone.
@@ -49,6 +53,7 @@ def torch_rng(seed: int):
         yield
 
 
+@validate_params({"random_state": ["random_state"]}, prefer_skip_nested_validation=True)
 def seed_from(random_state) -> int:
     """Draw one int32 seed from ``random_state``.
 
@@ -79,6 +84,14 @@ def seed_from(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["get_params", "set_params"])],
+        "seed": [numbers.Integral],
+        "deep": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fill_random_state(estimator, seed: int, *, deep: bool = True):
     """Give every unset ``random_state`` of ``estimator`` the seed ``seed``.
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from ._sklearn_compat import Interval, ordered_options, validate_params
 
 __all__ = ["SensitiveAttribute", "SensitiveEncoder", "check_sensitive_features"]
 
@@ -92,6 +96,22 @@ def _infer_kind(col: pd.Series) -> str:
     return "categorical"
 
 
+# The data are not declared: their messages name ``input_name``, the
+# caller's name for them.
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "kinds": [
+            ordered_options(["categorical", "continuous"]),
+            "array-like",
+            Mapping,
+            None,
+        ],
+        "allow_continuous": ["boolean"],
+        "input_name": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_sensitive_features(
     sensitive_features,
     *,
@@ -184,6 +204,7 @@ def check_sensitive_features(
             )
         if kind is None:
             kind = _infer_kind(col)
+        # Entries of a list or dict of kinds: no constraint sees them.
         if kind not in ("categorical", "continuous"):
             raise ValueError(
                 f"kinds must be 'categorical' or 'continuous', got {kind!r} for "

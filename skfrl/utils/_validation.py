@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._sensitive import check_sensitive_features
+from ._sklearn_compat import Interval, validate_params
 
 __all__ = ["check_X_y_s", "sensitive_frame"]
 
@@ -47,6 +49,10 @@ def _words(n: int) -> str:
     return {1: "one", 2: "two", 3: "three"}.get(n, str(n))
 
 
+@validate_params(
+    {"n_samples": [Interval(numbers.Integral, 0, None, closed="left"), None]},
+    prefer_skip_nested_validation=True,
+)
 def sensitive_frame(sensitive_features, n_samples: int | None = None) -> pd.DataFrame:
     """Sensitive features as a DataFrame with a fresh RangeIndex (a copy).
 
@@ -91,6 +97,17 @@ def sensitive_frame(sensitive_features, n_samples: int | None = None) -> pd.Data
     return frame
 
 
+# The data are not declared: what is wrong with them (shape, dtype, missing
+# values, too few rows or classes) takes the messages below.
+@validate_params(
+    {
+        "require_y": ["boolean"],
+        "require_sensitive": ["boolean"],
+        "min_classes": [Interval(numbers.Integral, 1, None, closed="left")],
+        "estimator_name": [str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_X_y_s(
     X,
     y,

@@ -118,7 +118,7 @@ def test_bad_option_raises_value_error_listing_allowed(loader, kwargs, parameter
     # Options are validated before any file is read, so this needs no data.
     with pytest.raises(ValueError, match=parameter) as excinfo:
         loader(**kwargs)
-    assert "must be one of" in str(excinfo.value)
+    assert "must be a str among {" in str(excinfo.value)
 
 
 def test_return_X_y_s_must_be_bool():

@@ -447,7 +447,11 @@ def test_fairness_scorer_hand_values():
 
 def test_fairness_scorer_errors(data):
     X, y, s = data
-    with pytest.raises(ValueError, match="Unknown metric 'dpd'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'metric' parameter of make_fairness_scorer must be a str among "
+        r"\{.*\}\. Got 'dpd' instead",
+    ):
         make_fairness_scorer("dpd")
     with pytest.raises(TypeError, match="needs an estimator with predict"):
         make_fairness_scorer()(FakeFRL().fit(X), X, y, sensitive_features=s)
@@ -460,7 +464,11 @@ def test_fairness_scorer_errors(data):
 
 
 def test_leakage_scorer_validates_arguments():
-    with pytest.raises(ValueError, match=r"Unknown metric 'auc'.*'log_loss'.*'mi'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'metric' parameter of make_leakage_scorer must be a str among "
+        r"\{.*'log_loss'.*'mi'\}\. Got 'auc' instead",
+    ):
         make_leakage_scorer("auc")
     with pytest.raises(ValueError, match="no probe"):
         make_leakage_scorer("fld", probe=LogisticRegression())

@@ -26,6 +26,8 @@ from skfrl.metrics import (
 N = 900
 NAMES = ["logistic", "ridge", "mlp", "hgb", "worst"]
 NAMES_PATTERN = r"\['logistic', 'ridge', 'mlp', 'hgb', 'worst'\]"
+# The same names, as a parameter's constraint lists them.
+NAMES_OPTIONS = r"\{'logistic', 'ridge', 'mlp', 'hgb', 'worst'\}"
 
 
 def _ring(rng, radius, n=N):
@@ -116,7 +118,11 @@ def test_probe_family_members():
     assert mlp_reg.random_state == mlp.random_state
     assert regressors["hgb"].random_state == probes["hgb"].random_state
 
-    with pytest.raises(ValueError, match="kind must be 'categorical' or"):
+    with pytest.raises(
+        ValueError,
+        match=r"'kind' parameter of probe_family must be a str among "
+        r"\{'categorical', 'continuous'\}\. Got 'binary' instead",
+    ):
         probe_family(kind="binary")
 
 
@@ -290,7 +296,11 @@ def test_probes_argument_errors(ring):
         leakage_by_probe(Z, s, probes=["worst"])
     with pytest.raises(ValueError, match="at least one probe"):
         leakage_by_probe(Z, s, probes=[])
-    with pytest.raises(TypeError, match="probes must be a sequence"):
+    with pytest.raises(
+        TypeError,
+        match=r"'probes' parameter of leakage_by_probe must be an instance of "
+        r"'collections.abc.Mapping', an array-like or None\. Got 'worst' instead",
+    ):
         leakage_by_probe(Z, s, probes="worst")
     with pytest.raises(ValueError, match="probe='ridge' does not fit a categorical"):
         leakage_by_probe(Z, s, probes=["ridge"])
@@ -302,7 +312,7 @@ def test_probes_argument_errors(ring):
 @pytest.mark.parametrize("name", ["rf", "Worst", "linear", ""])
 def test_unknown_probe_name(ring, name):
     Z, s = ring
-    match = f"Unknown probe {name!r}; probe must be .*{NAMES_PATTERN}"
+    match = f"'probe' parameter of \\w+ must be .*{NAMES_OPTIONS}.*Got {name!r} instead"
     with pytest.raises(ValueError, match=match):
         representation_leakage(Z, s, probe=name)
     with pytest.raises(ValueError, match=match):
