@@ -320,23 +320,25 @@ def change_table(att: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def eng_versus_anchors(att: pd.DataFrame, eng: str = "eng") -> pd.DataFrame:
-    """ENG minus the best anchoring attack of each cell, paired by seed."""
+def eng_versus_anchors(att: pd.DataFrame) -> pd.DataFrame:
+    """Each ENG variant minus the best anchoring attack of its cell, by seed."""
     out = []
     for keys, g in att.groupby(CELL, sort=False):
         wide = g.pivot_table(index="seed", columns="attack", values="delta")
         anchors = [a for a in ANCHORS if a in wide]
-        if eng not in wide or not anchors:
+        if not anchors:
             continue
         best = max(anchors, key=lambda a: wide[a].mean())
-        d = (wide[eng] - wide[best]).dropna().to_numpy()
-        row = dict(zip(CELL, keys, strict=True)) | dict(best=best) | interval(d)
-        row["t_p"] = float(stats.ttest_1samp(d, 0).pvalue) if len(d) > 1 else np.nan
-        row["wilcoxon_p"] = (
-            float(stats.wilcoxon(d).pvalue) if len(d) > 5 and np.any(d) else np.nan
-        )
-        row["beats"] = bool(row["low"] > 0)
-        out.append(row)
+        for eng in [a for a in wide if str(a).startswith("eng")]:
+            d = (wide[eng] - wide[best]).dropna().to_numpy()
+            row = dict(zip(CELL, keys, strict=True)) | dict(variant=eng, best=best)
+            row |= interval(d)
+            row["t_p"] = float(stats.ttest_1samp(d, 0).pvalue) if len(d) > 1 else np.nan
+            row["wilcoxon_p"] = (
+                float(stats.wilcoxon(d).pvalue) if len(d) > 5 and np.any(d) else np.nan
+            )
+            row["beats"] = bool(row["low"] > 0)
+            out.append(row)
     return pd.DataFrame(out)
 
 
@@ -375,6 +377,12 @@ def report(df: pd.DataFrame, docs: str | None) -> None:
             "trained victim). Median seconds per phase: "
             + ", ".join(f"{c} {v:.1f}" for c, v in phases.median().items())
         )
+        others = df[df.attack.str.startswith("eng") & (df.attack != "eng")]
+        if len(others):
+            cost = others.groupby(["attack", "protocol"])["craft_ratio"].median()
+            ratio_text += ". Other variants, median time / one clean training: " + (
+                ", ".join(f"{a} ({p}) {v:.2f}" for (a, p), v in cost.items())
+            )
         print("\n" + ratio_text)
     if docs:
         write_docs(summary, changes, ll_changes, versus, ratio_text, Path(docs))
@@ -411,11 +419,13 @@ def write_docs(summary, changes, ll_changes, versus, ratio_text, path: Path) -> 
         ".. csv-table:: ENG minus the best anchoring attack of the cell (change of "
         "probe AUC, paired by seed): mean [95 % interval], paired t and Wilcoxon "
         "p-values; beats = the interval excludes 0 above",
-        f"   :header: {head}, best anchor, ENG - anchor, t p, Wilcoxon p, n, beats",
+        f"   :header: {head}, ENG variant, best anchor, ENG - anchor, t p, "
+        "Wilcoxon p, n, beats",
         "",
     ]
     for _, row in versus.iterrows():
-        cells = [*_cell(tuple(row[c] for c in CELL)), row["best"], _ci(row)]
+        cells = [*_cell(tuple(row[c] for c in CELL)), row["variant"], row["best"]]
+        cells.append(_ci(row))
         cells += [f"{row['t_p']:.3f}", f"{row['wilcoxon_p']:.3f}", str(int(row["n"]))]
         cells.append("yes" if row["beats"] else "no")
         lines.append("   " + ", ".join(f'"{c}"' for c in cells))
