@@ -232,6 +232,22 @@ def environment() -> dict:
     }
 
 
+def timing_environment(threads: int, quick: bool) -> dict:
+    """Pin threads (``--threads``), then record and print the environment."""
+    if threads:
+        pin_threads(threads)
+    env = environment()
+    print(
+        f"torch {env['torch']}, skorch {env['skorch']}, scikit-learn "
+        f"{env['sklearn']}; torch threads: {env['torch_num_threads']} "
+        f"({'torch + BLAS pinned by --threads' if threads else 'defaults'}), "
+        f"{env['cpu_count']} CPUs, load average {env['loadavg_start'][0]:.2f}"
+    )
+    if quick:
+        print("--quick: smoke-run sizes, the ratios below are not meaningful")
+    return env
+
+
 def write_json(results: dict, path: str | Path) -> None:
     """Write a timing record (numpy numbers as floats)."""
     import json

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from _common import RESULTS_DIR, add_common_args, environment, pin_threads, write_json
+from _common import RESULTS_DIR, add_common_args, timing_environment, write_json
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -178,17 +178,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
-    if args.threads:
-        pin_threads(args.threads)
-    env = environment()
-    print(
-        f"torch {env['torch']}, skorch {env['skorch']}, scikit-learn "
-        f"{env['sklearn']}; torch threads: {env['torch_num_threads']} "
-        f"({'torch + BLAS pinned by --threads' if args.threads else 'defaults'}), "
-        f"{env['cpu_count']} CPUs, load average {env['loadavg_start'][0]:.2f}"
-    )
-    if args.quick:
-        print("--quick: smoke-run sizes, the ratios below are not meaningful")
+    env = timing_environment(args.threads, args.quick)
 
     results = {"env": env, "quick": args.quick}
     results["gridsearch"] = gs = bench_gridsearch(
