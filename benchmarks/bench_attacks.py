@@ -113,6 +113,10 @@ def attacks(victim, budget, seed, *, prefit=False):
             f"eng-anchor-k{k}": anchored_eng(victim, k, budget=budget, **eng)
             for k in (2, 8, 32)
         },
+        # Anchoring's bases, matched along the simulated continuation.
+        "eng-anchor-k8-continuation": anchored_eng(
+            victim, 8, budget=budget, n_victims=3, ensemble="continuation", **eng
+        ),
         "raa": AnchorAttack("random", budget=budget, random_state=seed),
         "nraa": AnchorAttack("non_random", budget=budget, random_state=seed),
         "random": RandomPoisoning(budget=budget, random_state=seed),

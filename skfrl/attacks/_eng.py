@@ -258,9 +258,10 @@ class PoisonGenerator(BaseAttack):
         where the first-order direction at the trained victim alone fades
         as the continuation moves: on Adult with CFair (5 %, 30 epochs of
         fine-tuning, 20 seeds) it raised ENG's probe-AUC change from -0.003
-        to +0.023, +0.026 [+0.007, +0.045] over the single victim, level
+        to +0.016 (+0.020 [-0.005, +0.044] over the single victim), level
         with anchoring; on German CFair and CFair-EO and Adult CFair-EO it
-        did not help (see :ref:`attacks_benchmark`). Costs the
+        did not help, against Adult's VAE victims it did less than the
+        single victim (see :ref:`attacks_benchmark`). Costs the
         continuation's epochs on ``1 + budget`` times the data plus two
         rounds of matching (1.4 clean trainings, median).
     continuation_epochs : int or None, default=None
