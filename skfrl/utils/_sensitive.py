@@ -51,39 +51,44 @@ class SensitiveAttribute:
         return 0 if self.classes is None else len(self.classes)
 
 
-def _as_frame(sensitive_features, input_name: str) -> pd.DataFrame:
+def _frame(sensitive_features, input_name: str) -> pd.DataFrame:
+    """One column per attribute, a fresh RangeIndex, the caller's column names.
+
+    Row positions, not index labels, define alignment with ``X``.
+    """
     if isinstance(sensitive_features, pd.DataFrame):
-        frame = sensitive_features
-        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
-    elif isinstance(sensitive_features, pd.Series):
-        name = "s0" if sensitive_features.name is None else str(sensitive_features.name)
-        frame = sensitive_features.to_frame(name=name)
-    else:
-        if isinstance(sensitive_features, str | bytes) or np.isscalar(
-            sensitive_features
-        ):
-            raise TypeError(
-                f"{input_name} must be array-like of shape (n_samples,) or "
-                f"(n_samples, n_attributes), got a scalar {sensitive_features!r}."
-            )
-        try:
-            arr = np.asarray(sensitive_features)
-        except Exception as exc:  # pragma: no cover - exotic containers
-            raise TypeError(
-                f"{input_name} must be array-like, got "
-                f"{type(sensitive_features).__name__}."
-            ) from exc
-        if arr.ndim == 1:
-            arr = arr.reshape(-1, 1)
-        if arr.ndim != 2:
-            raise ValueError(
-                f"{input_name} must be 1-D or 2-D, got an array with shape {arr.shape}."
-            )
-        frame = pd.DataFrame(
-            {f"s{j}": arr[:, j] for j in range(arr.shape[1])}, index=None
+        return sensitive_features.reset_index(drop=True)
+    if isinstance(sensitive_features, pd.Series):
+        return sensitive_features.reset_index(drop=True).to_frame()
+    if isinstance(sensitive_features, str | bytes) or np.isscalar(sensitive_features):
+        raise TypeError(
+            f"{input_name} must be array-like of shape (n_samples,) or "
+            f"(n_samples, n_attributes), got a scalar {sensitive_features!r}."
         )
-    # Row positions, not index labels, define alignment with X.
-    return frame.reset_index(drop=True)
+    try:
+        arr = np.asarray(sensitive_features)
+    except Exception as exc:  # pragma: no cover - exotic containers
+        raise TypeError(
+            f"{input_name} must be array-like, got {type(sensitive_features).__name__}."
+        ) from exc
+    if arr.ndim not in (1, 2):
+        raise ValueError(
+            f"{input_name} must be 1-D or 2-D, got an array with shape {arr.shape}."
+        )
+    return pd.DataFrame(arr.reshape(len(arr), -1))
+
+
+def _as_frame(sensitive_features, input_name: str) -> pd.DataFrame:
+    """:func:`_frame` with attributes named by strings (``s0``, ``s1``... unnamed)."""
+    frame = _frame(sensitive_features, input_name)
+    if isinstance(sensitive_features, pd.DataFrame):
+        names = [str(c) for c in frame.columns]
+    elif isinstance(sensitive_features, pd.Series):
+        name = sensitive_features.name
+        names = ["s0" if name is None else str(name)]
+    else:
+        names = [f"s{j}" for j in range(frame.shape[1])]
+    return frame.set_axis(names, axis=1)
 
 
 def _infer_kind(col: pd.Series) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._sensitive import check_sensitive_features
+from ._sensitive import _frame, check_sensitive_features
 from ._sklearn_compat import Interval, validate_params
 
 __all__ = ["check_X_y_s", "sensitive_frame"]
@@ -79,17 +79,7 @@ def sensitive_frame(sensitive_features, n_samples: int | None = None) -> pd.Data
     >>> sensitive_frame(["a", "b"]).shape
     (2, 1)
     """
-    if isinstance(sensitive_features, pd.DataFrame):
-        frame = sensitive_features.reset_index(drop=True)
-    elif isinstance(sensitive_features, pd.Series):
-        frame = sensitive_features.reset_index(drop=True).to_frame()
-    else:
-        arr = np.asarray(sensitive_features)
-        if arr.ndim not in (1, 2):
-            raise ValueError(
-                f"sensitive_features must be 1-D or 2-D, got shape {arr.shape}."
-            )
-        frame = pd.DataFrame(arr.reshape(len(arr), -1))
+    frame = _frame(sensitive_features, "sensitive_features")
     if n_samples is not None and len(frame) != n_samples:
         raise ValueError(
             f"sensitive_features has {len(frame)} rows, expected {n_samples}."
