@@ -248,6 +248,27 @@ def timing_environment(threads: int, quick: bool) -> dict:
     return env
 
 
+def close_timing(results: dict, t_start: float) -> None:
+    """Stamp a timing record with its end: load average, runtime, time."""
+    import time
+    from datetime import UTC, datetime
+
+    results["env"]["loadavg_end"] = os.getloadavg()
+    results["runtime_s"] = time.perf_counter() - t_start
+    results["finished"] = datetime.now(UTC).isoformat()
+
+
+def write_timing(results: dict, path: str | Path) -> None:
+    """Print the runtime line of a closed timing record, then write it."""
+    env = results["env"]
+    print(
+        f"runtime {results['runtime_s']:.0f} s; torch threads "
+        f"{env['torch_num_threads']}; load average start/end "
+        f"{env['loadavg_start'][0]:.2f}/{env['loadavg_end'][0]:.2f}"
+    )
+    write_json(results, path)
+
+
 def write_json(results: dict, path: str | Path) -> None:
     """Write a timing record (numpy numbers as floats)."""
     import json

@@ -33,16 +33,20 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import sklearn
-from _common import RESULTS_DIR, add_common_args, timing_environment, write_json
+from _common import (
+    RESULTS_DIR,
+    add_common_args,
+    close_timing,
+    timing_environment,
+    write_timing,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -184,9 +188,7 @@ def main(argv=None) -> int:
     results["gridsearch"] = gs = bench_gridsearch(
         args.rows, args.epochs, args.repeats, args.threads or None
     )
-    env["loadavg_end"] = os.getloadavg()
-    results["runtime_s"] = time.perf_counter() - t_start
-    results["finished"] = datetime.now(UTC).isoformat()
+    close_timing(results, t_start)
 
     print("\n== Summary ==")
     ok = gs["ratio"] <= GRIDSEARCH_TARGET
@@ -197,12 +199,7 @@ def main(argv=None) -> int:
         f" vs {gs['median_s']['accuracy']:.2f} s; CPU time {gs['ratio_cpu']:.2f},"
         f" fastest runs {gs['ratio_min']:.2f}]"
     )
-    print(
-        f"runtime {results['runtime_s']:.0f} s; torch threads "
-        f"{env['torch_num_threads']}; load average start/end "
-        f"{env['loadavg_start'][0]:.2f}/{env['loadavg_end'][0]:.2f}"
-    )
-    write_json(results, args.output)
+    write_timing(results, args.output)
     return 0
 
 

@@ -62,19 +62,23 @@ import argparse
 import cProfile
 import gc
 import math
-import os
 import pstats
 import statistics
 import sys
 import time
 import timeit
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import skorch.utils
 import torch
-from _common import RESULTS_DIR, add_common_args, timing_environment, write_json
+from _common import (
+    RESULTS_DIR,
+    add_common_args,
+    close_timing,
+    timing_environment,
+    write_timing,
+)
 from torch.nn import functional as F
 
 from skfrl.datasets import load_adult, make_preprocessor
@@ -511,9 +515,7 @@ def main(argv=None) -> int:
     )
     if args.profile or tp["ratio"] < THROUGHPUT_TARGET:
         results["profile"] = profile_skorch(args.epochs, args.n_rows, n_threads)
-    env["loadavg_end"] = os.getloadavg()
-    results["runtime_s"] = time.perf_counter() - t_start
-    results["finished"] = datetime.now(UTC).isoformat()
+    close_timing(results, t_start)
 
     print("\n== Summary ==")
     ok = tp["ratio"] >= THROUGHPUT_TARGET
@@ -526,12 +528,7 @@ def main(argv=None) -> int:
         "epoch loops only "
         f"{tp['ratio_epochs_only']:.2f}, CPU time {tp['ratio_cpu']:.2f}]"
     )
-    print(
-        f"runtime {results['runtime_s']:.0f} s; torch threads "
-        f"{env['torch_num_threads']}; load average start/end "
-        f"{env['loadavg_start'][0]:.2f}/{env['loadavg_end'][0]:.2f}"
-    )
-    write_json(results, args.output)
+    write_timing(results, args.output)
     return 0
 
 
