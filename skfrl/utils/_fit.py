@@ -144,10 +144,12 @@ def check_fine_tune(estimator, epochs=None, *, input_name: str = "epochs") -> No
 
 
 def _neural_step(model):
-    """(index in the Pipeline or None, fitted neural FRL step) of ``model``."""
+    """(index in the Pipeline or None, fitted neural FRL step) of ``model``.
+
+    ``model`` has passed :func:`check_fine_tune`; only its fit is checked.
+    """
     from sklearn.exceptions import NotFittedError
 
-    check_fine_tune(model)
     try:
         pre, step = split_representation(model, neural=True, fitted=True)
     except NotFittedError:
@@ -213,7 +215,7 @@ def fine_tune(estimator, X, y, sensitive_features, *, epochs: int | None = None)
     if epochs is None:
         epochs = int(step.get_params()["max_epochs"])
     model = copy.deepcopy(estimator)
-    idx, frl = _neural_step(model)
+    frl = model if idx is None else model.steps[idx][1]
     params = frl.get_params(deep=False)
     saved = {"warm_start": params["warm_start"], "max_epochs": params["max_epochs"]}
     Xt = X if idx is None or idx == 0 else model[:idx].transform(X)
