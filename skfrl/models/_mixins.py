@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..callbacks import WeightAveraging
 from ..nn import grouped_dro_loss
 from ..utils._sklearn_compat import Interval, StrOptions
 
@@ -180,8 +181,6 @@ class AdversaryMixin:
 
     def _extra_callbacks(self) -> list:
         """Weight averaging first (when asked for), then the base's callbacks."""
-        from ..callbacks import WeightAveraging
-
         averaging = []
         if self.averaging_epochs is not None:
             averaging.append(
