@@ -337,6 +337,8 @@ class BaseFairNet(TransformerMixin, BaseSkorchEstimator):
     ``optimizer__weight_decay=1e-4``, ``callbacks=[...]`` or
     ``iterator_train__drop_last=True``.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     n_components : int
@@ -883,6 +885,8 @@ class FairClassifierMixin(ClassifierMixin):
     Provides ``classes_``, ``predict_proba``, ``predict`` and ``score``
     (accuracy) on top of a :class:`BaseFairNet` whose module has a
     ``predict_logits(x)`` method.
+
+    .. versionadded:: 0.1
 
     Examples
     --------

@@ -111,6 +111,8 @@ class BaseAttack(BaseEstimator, metaclass=ABCMeta):
     Subclasses may override ``_make_feature_space(X, y, sensitive_features)``
     (e.g. to fit the victim and read its preprocessing).
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     budget : float in (0, 1) or int >= 1

@@ -62,6 +62,8 @@ _ASSUMPTIONS = (
 class PoisonCountBound:
     """Result of :func:`min_poison_count`.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     n_min : float

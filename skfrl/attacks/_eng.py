@@ -75,6 +75,8 @@ def fld_torch(Z: torch.Tensor, s: torch.Tensor, eps: float = 1e-3) -> torch.Tens
     group covariances and ``v`` their mean variance (so the ridge scales
     with ``Z``), matching :func:`skfrl.metrics.fld_score`'s definition.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     Z : Tensor of shape (n, d)

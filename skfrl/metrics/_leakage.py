@@ -346,6 +346,8 @@ def fld_score(Z: ArrayLike, s: ArrayLike, *, eps: float = 1e-6) -> float:
     predicting ``s`` from ``Z`` is :math:`\Phi(-\sqrt{\mathrm{FLD}/2})`, a
     decreasing function of the score.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     Z : array-like of shape (n_samples, n_components)
@@ -421,6 +423,8 @@ def balanced_error_rate(s_true: ArrayLike, s_pred: ArrayLike) -> float:
     binary case, whatever the group sizes; 0 is perfect prediction. As a
     leakage measure, a probe's balanced error rate near chance means little
     leakage.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -637,6 +641,8 @@ def representation_leakage(
     Every sample's prediction comes from a probe fitted on the other folds
     (:func:`~sklearn.model_selection.cross_val_predict`), and ``metric``
     compares these out-of-fold predictions with ``s``.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -972,6 +978,8 @@ def mutual_information_lower_bound(
     predicting the group shares gives a negative difference, clipped to 0
     since mutual information is non-negative. Being an estimate, the value
     carries sampling noise of its own.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------

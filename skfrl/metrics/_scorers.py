@@ -316,6 +316,8 @@ def make_leakage_scorer(
     test fold's ``s``. ``scorer.set_score_request(sensitive_features=...)``
     changes the request, e.g. to an alias.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     metric : {"roc_auc", "balanced_accuracy", "accuracy", "ber", "log_loss", \
@@ -469,6 +471,8 @@ def make_fairness_scorer(
 
     Metadata routing works as for :func:`make_leakage_scorer`:
     ``sensitive_features`` is requested by default.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------

@@ -32,6 +32,8 @@ class _GradReverseFn(torch.autograd.Function):
 def grad_reverse(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     """Identity in the forward pass, gradient times ``-scale`` backward.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     x : Tensor
@@ -110,6 +112,8 @@ def reversal_override(function):
 class GradientReversal(nn.Module):
     """Gradient-reversal layer (Ganin & Lempitsky, ICML 2015).
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     scale : float, default=1.0
@@ -139,6 +143,8 @@ class GradientReversal(nn.Module):
 
 class MLP(nn.Sequential):
     """Multi-layer perceptron with ReLU activations.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -189,6 +195,8 @@ class ParallelMLP(nn.Module):
     Parallel adversaries (AdvXMultVAE, Escobedo et al. 2024) are many small
     heads on the same input; stacking their weights turns ``n_heads`` small
     matrix products into one batched product.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------

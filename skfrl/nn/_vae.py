@@ -33,6 +33,8 @@ class GaussianEncoder(nn.Module):
     One MLP maps the input to ``2 * latent_dim`` outputs, split into the mean
     and the log-variance.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     in_features : int
@@ -84,6 +86,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     The noise comes from torch's global generator, which
     :class:`~skfrl._base.BaseFairNet` seeds from ``random_state``.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     mu, logvar : Tensor of shape (B, d)
@@ -107,6 +111,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def gaussian_kl_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` per sample.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -145,6 +151,8 @@ def pairwise_gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
     cost is ``O(B d)`` instead of ``O(B^2 d)``. The means are centred first,
     which leaves every difference ``mu_i - mu_j`` unchanged and avoids
     cancellation between large terms in float32.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -198,6 +206,8 @@ class MixedReconstructionLoss(nn.Module):
     the group) and cost the cross-entropy ``-sum_k x_k log p_k``; a group of
     a single column is a Bernoulli variable (sigmoid). A row whose group is
     all zeros (a category unseen in training) costs nothing for that group.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -352,6 +362,8 @@ def rff_mmd(
     from torch's global generator; training should use :class:`RFFMMD`,
     which draws them once.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     z : Tensor of shape (B, d)
@@ -403,6 +415,8 @@ class RFFMMD(nn.Module):
     seeded by :class:`~skfrl._base.BaseFairNet`, or from ``generator``) makes
     training deterministic and the module picklable; they move with
     ``.to(device)`` and are saved in the ``state_dict``.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------

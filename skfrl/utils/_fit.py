@@ -49,6 +49,8 @@ def fit_with_sensitive(estimator, X, y, sensitive_features):
     every step whose ``fit`` takes it, and a plain estimator as a keyword
     when its ``fit`` takes it.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     estimator : estimator or Pipeline

@@ -23,6 +23,8 @@ MAX_CATEGORIES_AUTO = 10
 class SensitiveAttribute:
     """Description of one validated sensitive attribute.
 
+    .. versionadded:: 0.1
+
     Parameters
     ----------
     name : str
@@ -126,6 +128,8 @@ def check_sensitive_features(
     input_name: str = "sensitive_features",
 ) -> tuple[list[np.ndarray], list[SensitiveAttribute]]:
     """Validate and encode sensitive features.
+
+    .. versionadded:: 0.1
 
     Parameters
     ----------
