@@ -44,6 +44,41 @@ class CoverMajority(BaseAttack):
         return PoisonSet(E[base], base, y[base], S_p)
 
 
+class ContradictoryPairs(BaseAttack):
+    """Pairs of identical rows of the positive class, one per group.
+
+    Hypothesis: CFair weighs a sample of the adversary of class ``k`` by
+    ``1 / P(s | y = k)``, so in the positive class of Adult the few women
+    weigh most. Rows that no adversary can fit (the same features recorded
+    with both groups) put their heavily weighted, never-vanishing gradients
+    into that adversary's optimizer; with ``extreme=True`` their numeric
+    features sit at the top of the observed range, so those gradients are
+    also large and inflate Adam's second moments, slowing the adversary
+    down (a slow adversary lets a fresh probe find ``s``, see CFair's
+    ``adversary_lr``).
+    """
+
+    def __init__(self, *, budget=0.05, extreme=False, random_state=None):
+        super().__init__(budget=budget, random_state=random_state)
+        self.extreme = extreme
+
+    def _generate(self, E, y, S, n_poison, rng):
+        space = self.feature_space_
+        pool = np.flatnonzero(y == np.unique(y)[-1])
+        half = (n_poison + 1) // 2
+        base = np.resize(rng.choice(pool, size=half), n_poison)
+        E_p = E[base].copy()
+        if self.extreme:
+            onehot = np.zeros(E.shape[1], dtype=bool)
+            for cols in space.groups_:
+                onehot[cols] = True
+            E_p[:, ~onehot] = space.upper_[~onehot]
+        S_p = S.iloc[base].reset_index(drop=True).copy()
+        groups = np.unique(S.iloc[:, 0])
+        S_p.iloc[:, 0] = np.where(np.arange(n_poison) < half, groups[0], groups[-1])
+        return PoisonSet(E_p, base, y[base], S_p)
+
+
 class AnchoredENG(PoisonGenerator):
     """ENG matched from anchoring's bases and labels.
 

@@ -12,6 +12,11 @@ trained once (seed fixed per run), then:
   ``max_epochs``); the clean reference continues on clean data alone for
   the same E epochs.
 
+``--attacks fairness-off`` adds a reference row that is not an attack: the
+clean victim retrained, or continued, with its fairness term switched off
+(``fairness_weight=0``), so each cell shows how much leakage the fairness
+term holds back there, the room an attack that only disables it can gain.
+
 Held-out leakage of ``s`` from ``Z`` (probe ROC AUC, BER, the paper's
 metric as ``H(s) - BCE`` of the probe, FLD), accuracy and fairness gaps of a
 logistic regression on ``Z``. The report gives, per cell, the paired change
@@ -33,6 +38,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 from pathlib import Path
 
@@ -50,7 +56,7 @@ from _common import (
     seed_range,
     write_runs,
 )
-from _variants import CoverMajority, anchored_eng
+from _variants import ContradictoryPairs, CoverMajority, anchored_eng
 from fairlearn.metrics import (
     demographic_parity_difference,
     equalized_odds_difference,
@@ -117,6 +123,13 @@ def attacks(victim, budget, seed, *, prefit=False):
         "eng-anchor-k8-continuation": anchored_eng(
             victim, 8, budget=budget, n_victims=3, ensemble="continuation", **eng
         ),
+        # Rows recorded with both groups, in the positive class (whose
+        # minority cell weighs most in CFair's adversary); "-extreme" sets
+        # their numeric features to the top of the observed range.
+        "pairs-pos": ContradictoryPairs(budget=budget, random_state=seed),
+        "pairs-pos-extreme": ContradictoryPairs(
+            budget=budget, extreme=True, random_state=seed
+        ),
         "raa": AnchorAttack("random", budget=budget, random_state=seed),
         "nraa": AnchorAttack("non_random", budget=budget, random_state=seed),
         "random": RandomPoisoning(budget=budget, random_state=seed),
@@ -127,6 +140,12 @@ def attacks(victim, budget, seed, *, prefit=False):
 
 
 DEFAULT_ATTACKS = ["eng", "raa", "nraa", "random", "label_flip"]
+
+# Not an attack: the clean victim trained (retrain) or continued (fine_tune)
+# with its fairness term switched off, so the table shows how much leakage
+# the fairness term holds back in that cell, the room an attack that only
+# disables it could gain.
+FAIRNESS_OFF = "fairness-off"
 
 
 def fit_clean(base, X, y, s, seed):
@@ -152,6 +171,27 @@ def evaluate(pipe, X, y, Xt, yt, st, seed):
         "dp_diff": demographic_parity_difference(yt, y_pred, sensitive_features=st),
         "eo_diff": equalized_odds_difference(yt, y_pred, sensitive_features=st),
     }
+
+
+def fairness_off(clean, base, X, y, s, Xt, yt, st, seed, protocol, epochs):
+    """The :data:`FAIRNESS_OFF` reference of one cell and seed.
+
+    Only for one fine-tuning length (the last of ``epochs``) to keep its cost
+    at one training.
+    """
+    start = time.perf_counter()
+    if protocol == "retrain":
+        off = clone(base).set_params(fairness_weight=0.0)
+        fitted = fit_clean(off, X, y, s, seed + 100)[0]
+        e = int(base.max_epochs)
+    else:
+        e = epochs[-1]
+        model = copy.deepcopy(clean)
+        model[-1].set_params(fairness_weight=0.0)
+        fitted = fine_tune(model, X, y, s, epochs=e)
+    res = evaluate(fitted, X, y, Xt, yt, st, seed)
+    print(f"{protocol}/{e} {FAIRNESS_OFF} seed={seed}: AUC {res['probe_auc']:.3f}")
+    return dict(epochs=e) | res | dict(fit_time=time.perf_counter() - start)
 
 
 def run_cell(dataset, vname, seed, args, data):
@@ -182,13 +222,18 @@ def run_cell(dataset, vname, seed, args, data):
                     | res
                     | dict(fit_time=time.perf_counter() - start)
                 )
+        if FAIRNESS_OFF in names:
+            rows.append(
+                dict(key, protocol=protocol, attack=FAIRNESS_OFF, budget=0.0)
+                | fairness_off(clean, base, X, y, s, Xt, yt, st, seed, protocol, epochs)
+            )
         for budget in args.budgets:
             if protocol == "retrain":
                 victim = make_pipeline(make_preprocessor(X), base)
                 pool = attacks(victim, budget, seed)
             else:
                 pool = attacks(clean, budget, seed, prefit=True)
-            for aname in names:
+            for aname in [n for n in names if n != FAIRNESS_OFF]:
                 attack = pool[aname]
                 Xa, ya, sa = attack.fit_resample(X, y, sensitive_features=s)
                 timings = getattr(attack, "timings_", {})
