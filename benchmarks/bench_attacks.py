@@ -310,9 +310,15 @@ def main(argv=None):
         default=None,
         help="rst page whose generated-tables block receives the tables",
     )
+    parser.add_argument(
+        "--docs-block",
+        default=None,
+        help="name of the block (one page can hold several, each regenerated "
+        "from its own runs); default: the unnamed block",
+    )
     args = parser.parse_args(argv)
     if args.merge:
-        report(read_runs(args.merge), args.docs)
+        report(read_runs(args.merge), args.docs, args.docs_block)
         return
     if args.quick:
         args.datasets, args.victims, args.seeds = ["german"], ["cfair"], 1
@@ -327,7 +333,7 @@ def main(argv=None):
                 # Written as it goes: a long run can be merged while running.
                 write_runs(rows, args.out)
     print(f"runs written to {args.out}")
-    report(pd.DataFrame(rows), args.docs)
+    report(pd.DataFrame(rows), args.docs, args.docs_block)
 
 
 METRICS = [
@@ -391,7 +397,7 @@ def eng_versus_anchors(att: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def report(df: pd.DataFrame, docs: str | None) -> None:
+def report(df: pd.DataFrame, docs: str | None, block: str | None = None) -> None:
     """Print the tables; optionally write them into the docs page."""
     keys = [*CELL, "attack", "seed"]
     # Merged runs may repeat rows of the same (deterministic) configuration.
@@ -434,7 +440,7 @@ def report(df: pd.DataFrame, docs: str | None) -> None:
             )
         print("\n" + ratio_text)
     if docs:
-        write_docs(summary, changes, ll_changes, versus, ratio_text, Path(docs))
+        write_docs(summary, changes, ll_changes, versus, ratio_text, Path(docs), block)
 
 
 def _ci(row) -> str:
@@ -448,9 +454,25 @@ def _cell(keys) -> list[str]:
     return [dataset, victim, protocol.replace("_", "-"), f"{epochs}", f"{budget:g}"]
 
 
-def write_docs(summary, changes, ll_changes, versus, ratio_text, path: Path) -> None:
+def docs_markers(block: str | None) -> tuple[str, str]:
+    """Begin and end comment lines of a generated block of a docs page."""
+    if block is None:
+        return DOCS_BEGIN, DOCS_END
+    return f"{DOCS_BEGIN[:-1]} --docs-block {block})", f"{DOCS_END} ({block})"
+
+
+def write_docs(
+    summary, changes, ll_changes, versus, ratio_text, path: Path, block=None
+) -> None:
+    begin, finish = docs_markers(block)
+    text = path.read_text()
+    if begin not in text or finish not in text:
+        raise SystemExit(
+            f"{path} has no generated block {block or '(unnamed)'}: add the lines "
+            f"{begin!r} and {finish!r} where the tables belong."
+        )
     head = "dataset, victim, protocol, epochs, budget"
-    lines = [DOCS_BEGIN, "", ".. Rewritten by benchmarks/bench_attacks.py.", ""]
+    lines = [begin, "", ".. Rewritten by benchmarks/bench_attacks.py.", ""]
     lines += [
         ".. csv-table:: Paired change of held-out probe AUC against the clean victim "
         "of the same seed: mean [95 % t interval]; n = seeds",
@@ -489,9 +511,9 @@ def write_docs(summary, changes, ll_changes, versus, ratio_text, path: Path) -> 
         cells += [mean_sd(row[(m, "mean")], row[(m, "std")]) for m in METRICS]
         cells.append(str(int(row[("n_seeds", "")])))
         lines.append("   " + ", ".join(f'"{c}"' for c in cells))
-    lines += ["", ratio_text + ".", "", DOCS_END]
-    text = path.read_text()
-    start, end = text.index(DOCS_BEGIN), text.index(DOCS_END) + len(DOCS_END)
+    lines += ["", ratio_text + ".", "", finish]
+    start = text.index(begin)
+    end = text.index(finish, start) + len(finish)
     path.write_text(text[:start] + "\n".join(lines) + text[end:])
     print(f"tables written to {path}")
 
